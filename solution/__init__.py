@@ -1,0 +1,1 @@
+"""The reference solution: a small container runtime, run as `python3 -m solution`."""
