@@ -177,11 +177,14 @@ def extract_member(
     remove_path(target)
     if member.isreg():
         write_file(archive, member, target)
+        # chown clears the setuid and setgid bits, so it goes before chmod.
+        apply_owner(target, member)
         os.chmod(target, mode)
     elif member.issym():
         # The target is stored as it is; it is only ever followed by
         # resolve() or by the kernel after chroot, both inside the root.
         os.symlink(member.linkname, target)
+        apply_owner(target, member)
     elif member.islnk():
         source = resolve(root, member.linkname)
         if not os.path.lexists(source):
@@ -196,7 +199,6 @@ def extract_member(
             f"solution: skipped {member.name!r}: unsupported tar entry", file=sys.stderr
         )
         return
-    apply_owner(target, member)
     os.utime(target, (member.mtime, member.mtime), follow_symlinks=False)
 
 
