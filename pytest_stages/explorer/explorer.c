@@ -783,6 +783,27 @@ static int explorer_kill_self(int argc, char **argv)
     return 1;
 }
 
+/*
+ * Die of a real SIGSEGV by writing through a null pointer. Unlike a raised
+ * signal, a fault is delivered even to PID 1 of a PID namespace, so a command
+ * that is PID 1 can still be killed by a signal.
+ */
+static int explorer_segfault(int argc, char **argv)
+{
+    volatile int *nowhere = NULL;
+    sigset_t set;
+
+    (void)argc;
+    (void)argv;
+    signal(SIGSEGV, SIG_DFL);
+    sigemptyset(&set);
+    sigaddset(&set, SIGSEGV);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    flush_stdout();
+    *nowhere = 1;
+    return 1;
+}
+
 static int explorer_pid_exists(int argc, char **argv)
 {
     long pid;
@@ -894,6 +915,7 @@ static const struct subcommand {
     {"sleep", "SECONDS", 1, 1, explorer_sleep},
     {"sleep_then_echo", "SECONDS [ARG...]", 1, -1, explorer_sleep_then_echo},
     {"kill_self", "SIGNAL", 1, 1, explorer_kill_self},
+    {"segfault", "", 0, 0, explorer_segfault},
     {"pid_exists", "PID", 1, 1, explorer_pid_exists},
     {"hostname", "", 0, 0, explorer_hostname},
     {"sethostname", "NAME", 1, 1, explorer_sethostname},

@@ -1,0 +1,1 @@
+"""The built-in stages of the course, one module per stage."""
