@@ -1,0 +1,34 @@
+"""What a session runs and which host folders it may write."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Docker Hub's host names; inside the session they resolve to loopback, where
+# the hub answers.
+DOCKER_HUB_HOSTS = (
+    "registry-1.docker.io",
+    "registry.hub.docker.com",
+    "index.docker.io",
+    "auth.docker.io",
+    "production.cloudflare.docker.com",
+)
+
+
+@dataclass
+class SessionSpec:
+    """The command a session runs and what it may see and write."""
+
+    command: list[str]
+    """The inner command, usually the inner pytest; argv[0] is looked up in PATH."""
+    program_dir: Path
+    """The student's folder: writable inside, and the working directory there."""
+    writable_paths: list[Path] = field(default_factory=list)
+    """Toolchain caches that stay writable; missing ones are skipped."""
+    explorer: Path | None = None
+    """A static binary shown at /usr/local/bin/docker-explorer inside."""
+    hub_hosts: list[str] = field(default_factory=lambda: list(DOCKER_HUB_HOSTS))
+    """Host names that resolve to 127.0.0.1 and ::1 inside."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Environment added to the host's for the inner command."""
