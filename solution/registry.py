@@ -70,7 +70,7 @@ CHUNK_SIZE = 1 << 16
 
 
 class PullError(Exception):
-    """The image could not be pulled; the message says why."""
+    """The image could not be pulled; the message gives the reason."""
 
 
 class RegistryUnreachable(PullError):
@@ -297,7 +297,8 @@ class RegistryClient:
                 log(f"GET {url} failed ({error}), retry in {delay:.1f}s")
                 time.sleep(delay)
                 continue
-            if response.status_code != 429 and response.status_code < 500 or last:
+            retryable = response.status_code == 429 or response.status_code >= 500
+            if not retryable or last:
                 return response
             delay = retry_delay(response, attempt)
             log(f"GET {url} returned {response.status_code}, retry in {delay:.1f}s")
@@ -400,9 +401,9 @@ def select_manifest(index: dict, architecture: str, variant: str = "") -> dict:
             )
             for p in (d.get("platform", {}) for d in index.get("manifests", []))
         )
-        wanted = "/".join(filter(None, ["linux", architecture, variant]))
+        requested = "/".join(filter(None, ["linux", architecture, variant]))
         raise PullError(
-            f"no manifest for {wanted} in the index; it has {', '.join(available)}"
+            f"no manifest for {requested} in the index; it has {', '.join(available)}"
         )
     return candidates[0]
 

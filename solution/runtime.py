@@ -198,8 +198,8 @@ def run_intermediate(root: str, command_line: list[str], parent: int) -> int:
 def run_child(body) -> None:
     """Run BODY in a forked child and exit with its code, whatever happens.
 
-    A child must never return into the parent's code (which would, for one,
-    remove the root folder twice).
+    A child that returned into the parent's code would run the parent's
+    cleanup too, and remove the root folder while the command still uses it.
     """
     code = 1
     try:

@@ -1,8 +1,8 @@
 """The reference solution's puller against a small registry on loopback.
 
-The stub registry behaves like Docker Hub where it matters to a puller: a 401
-challenge, a token service, an OCI index with several platforms and an
-attestation entry, blob redirects to a storage host (`localhost`, while the
+The stub registry behaves like Docker Hub where it matters to a puller. It has a
+401 challenge, a token service, and an OCI index with several platforms and an
+attestation entry. It redirects blobs to a storage host (`localhost`, while the
 registry is `127.0.0.1`) that rejects an Authorization header with 400. Faults
 are switched on per test: a token that expires, a 429, a 503, a cut
 connection, a blob whose content does not match its digest.
