@@ -1,6 +1,6 @@
 """The reference solution run against the hub, the embedded registry, over TLS.
 
-The hub answers on 127.0.0.1 with its own certificate authority, which the
+The hub listens on 127.0.0.1 with its own certificate authority, which the
 solution trusts through REQUESTS_CA_BUNDLE, as it would inside the session
 container.
 """
