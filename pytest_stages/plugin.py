@@ -69,6 +69,24 @@ class _StagePlugin:
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         return self.state.header_lines()
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # The hub answers under Docker Hub's names, which only the session
+        # container maps to this machine, so without a container there is none.
+        if self.state.backend == "none":
+            return
+        from pytest_stages.hubsession import start_session_hub
+
+        try:
+            self.state.hub = start_session_hub(
+                Path(self.state.explorer_path), self.state.settings.seed
+            )
+        except OSError as error:
+            pytest.exit(f"The hub failed to start in the session: {error}", 4)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.state.hub is not None:
+            self.state.hub.stop()
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_pycollect_makemodule(self, module_path: Path, parent):  # noqa: ANN001
         loaded = self.by_path.get(module_path.resolve())
@@ -162,6 +180,18 @@ def image(stages_state: GradingState) -> str:
 
 
 @pytest.fixture
+def hub(stages_state: GradingState):  # noqa: ANN201
+    """The session's hub (``pytest_stages.hubsession.SessionHub``)."""
+    if stages_state.hub is None:
+        pytest.fail(
+            "This stage pulls images from the hub, which runs only inside the "
+            "session container; run without --stages-backend none.",
+            pytrace=False,
+        )
+    return stages_state.hub
+
+
+@pytest.fixture
 def values(request: pytest.FixtureRequest, stages_state: GradingState) -> random.Random:
     """A random generator for this check, seeded from the run's seed and its name.
 
@@ -185,6 +215,9 @@ class _RecordingRunner(ProgramRunner):
         if self.live:
             self.live.command(self.argv(image, command))
         result = super().run_in_terminal(image, command)
+        if self.live:
+            for line in result.stdout.splitlines():
+                self.live.line("stdout", line.rstrip(b"\r"))
         self._keep(result)
         return result
 

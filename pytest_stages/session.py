@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,21 +49,36 @@ def run_outside(config: pytest.Config) -> int | None:
     spec = container.SessionSpec(
         command=command,
         program_dir=settings.program_dir,
-        writable_paths=container.toolchain_caches(),
+        writable_paths=toolchain_caches(),
         explorer=explorer,
-        hub_hosts=list(HUB_HOSTS),
         env={REASON_VARIABLE: backend.reason},
     )
-    return backend.run(spec)
+    try:
+        return backend.run(spec)
+    except container.SessionSetupError as error:
+        raise pytest.UsageError(
+            f"The session container failed to start: {error}"
+        ) from None
 
 
-HUB_HOSTS = (
-    "registry-1.docker.io",
-    "registry.hub.docker.com",
-    "index.docker.io",
-    "auth.docker.io",
-    "production.cloudflare.docker.com",
+# Folders that compilers and package managers write to while building a
+# student's program; they stay writable inside the session container.
+TOOLCHAIN_CACHES = (
+    ".cache",
+    ".cargo",
+    ".rustup",
+    "go",
+    ".nimble",
+    ".npm",
+    ".gradle",
+    ".m2",
 )
+
+
+def toolchain_caches() -> list[Path]:
+    """Return the toolchain cache folders of the current user that exist."""
+    home = Path.home()
+    return [home / name for name in TOOLCHAIN_CACHES if (home / name).is_dir()]
 
 
 def _build_explorer():  # noqa: ANN202
@@ -130,6 +147,8 @@ class GradingState:
     live: bool
     outcomes: dict[int, StageOutcome] = field(default_factory=dict)
     failed_stage: Stage | None = None
+    hub: Any = None
+    """The session's ``SessionHub`` once it runs; None without a container."""
 
     def __post_init__(self) -> None:
         for item in self.selected:

@@ -1,0 +1,181 @@
+"""Stage 6: pull the image from a Docker registry and run the command in it."""
+
+import re
+
+from pytest_stages import Stage, fail, load_instructions
+from pytest_stages.checks import describe_stdout, require_finished
+from pytest_stages.hub.tls import STORAGE_HOST, TOKEN_HOST
+
+STAGE = Stage(
+    number=6,
+    slug="registry-pull",
+    title="Pull an image from a registry",
+    instructions=load_instructions(__file__, "registry-pull"),
+)
+
+# Mount points a runtime may create in the new root, as Docker does; they may
+# appear in `ls /` although the image does not hold them.
+RUNTIME_ENTRIES = {"dev", "proc", "sys"}
+_REPOSITORY_PATH = re.compile(r"^/v2/(?P<name>.+)/(manifests|blobs)/")
+
+
+def _protocol_hint(log) -> str | None:  # noqa: ANN001
+    """Explain a pull that went wrong from the requests the hub answered."""
+    for entry in log:
+        if entry.host.split(":")[0] == STORAGE_HOST and entry.authorization:
+            return (
+                "Your program sent its Authorization header to the blob storage "
+                "host it was redirected to, which rejects it (as Docker Hub's "
+                "storage does). Follow the redirect without that header."
+            )
+    names = [m["name"] for e in log if (m := _REPOSITORY_PATH.match(e.path))]
+    if any("/" not in name for name in names):
+        return (
+            "Official images live under library/: ask for "
+            "/v2/library/alpine/manifests/latest, not /v2/alpine/manifests/latest."
+        )
+    token_requests = [e for e in log if e.host.split(":")[0] == TOKEN_HOST]
+    registry_requests = [e for e in log if e.path.startswith("/v2/")]
+    if registry_requests and not token_requests:
+        return (
+            "Your program never asked the token service for a token. Read the "
+            "realm, service and scope from the 401 answer's WWW-Authenticate "
+            "header, get a token there, and send it as 'Authorization: Bearer'."
+        )
+    if token_requests and all("scope=" not in e.query for e in token_requests):
+        return (
+            "Your program asked for a token without a scope, so the token does not "
+            "allow pulling. Ask with scope=repository:library/NAME:pull."
+        )
+    if any("/blobs/" in e.path and e.status == 404 for e in log):
+        return (
+            "Your program asked for a blob that does not exist. For a "
+            "multi-platform tag the registry answers with an index (a manifest "
+            "list): its entries are manifests, one per platform. Pick the entry "
+            "for linux and your architecture, fetch that manifest, and then its "
+            "layers."
+        )
+    return None
+
+
+def _run_in_image(program, hub, image: str, command: list[str]):  # noqa: ANN001, ANN202
+    hub.hub.clear_requests_log()
+    result = program.run(image, command)
+    return result, hub.hub.requests_log
+
+
+def _listing_hint(got: list[str], hub, repository: str, tag: str, log) -> str | None:  # noqa: ANN001
+    if any(name.startswith(".wh.") for name in got):
+        return (
+            "Whiteout files were left in the root filesystem. A file named "
+            ".wh.NAME in a layer deletes NAME from the layers below, and "
+            ".wh..wh..opq empties its folder; neither stays in the result."
+        )
+    other = hub.store.expected_top_level(repository, tag, "linux/arm64")
+    if got == other and got != hub.store.expected_top_level(repository, tag):
+        return (
+            "Your program unpacked the image for the wrong platform (arm64). "
+            "In the index, pick the entry whose platform is linux with your "
+            "machine's architecture, and skip entries for unknown/unknown."
+        )
+    return _protocol_hint(log)
+
+
+def _expect_listing(program, hub, image: str, repository: str, tag: str) -> None:  # noqa: ANN001
+    result, log = _run_in_image(program, hub, image, ["/bin/sh", "-c", "/bin/ls /"])
+    require_finished(result)
+    expected = hub.store.expected_top_level(repository, tag)
+    got = result.stdout_text.split()
+    if [
+        name for name in got if name not in RUNTIME_ENTRIES - set(expected)
+    ] != expected:
+        fail(
+            f"`ls /` in {image} did not list the image's top-level entries.",
+            result=result,
+            expected=" ".join(expected),
+            actual=describe_stdout(result),
+            hint=_listing_hint(got, hub, repository, tag, log),
+        )
+
+
+def test_lists_the_image_root(program, hub) -> None:
+    """Pulls alpine and lists exactly the top-level entries of its root."""
+    _expect_listing(program, hub, "alpine", "library/alpine", "latest")
+
+
+def test_pulls_a_named_tag(program, hub) -> None:
+    """Pulls the tag it is given, not latest."""
+    _expect_listing(program, hub, "alpine:3.20", "library/alpine", "3.20")
+    expected = hub.store.expected_file("library/alpine", "3.20", "/etc/motd").decode()
+
+    result, log = _run_in_image(program, hub, "alpine:3.20", ["/bin/cat", "/etc/motd"])
+
+    require_finished(result)
+    if result.stdout_text != expected:
+        fail(
+            "A file of alpine:3.20 did not have that tag's content.",
+            result=result,
+            expected=f"/etc/motd to read {expected!r}",
+            actual=describe_stdout(result),
+            hint=_protocol_hint(log)
+            or "Ask for the tag after the colon; only a name without one means latest.",
+        )
+
+
+def test_later_layers_win(program, hub) -> None:
+    """Applies the layers in order: replaced and deleted files show their final state."""
+    repository = "stagescourse/layered"
+    one = hub.store.expected_file(repository, "latest", "/data/keep/one").decode()
+    expected = one + "keep\nlink-to-keep\n"
+
+    result, log = _run_in_image(
+        program, hub, repository, ["/bin/sh", "-c", "cat /data/keep/one; ls /data"]
+    )
+
+    require_finished(result)
+    if result.stdout_text != expected:
+        got = result.stdout_text.split()
+        hint = _protocol_hint(log)
+        if ".wh.drop" in got or "drop" in got:
+            hint = (
+                "The folder /data/drop was deleted by a whiteout (.wh.drop) in a "
+                "later layer, but it is still there. Apply whiteouts: delete "
+                "NAME for each .wh.NAME, and never extract the .wh. file itself."
+            )
+        fail(
+            "The pulled image does not show its final layer's state.",
+            result=result,
+            expected=repr(expected),
+            actual=describe_stdout(result),
+            hint=hint,
+        )
+
+
+def test_earlier_stages_hold_in_the_image(program, hub, values) -> None:
+    """Keeps exit codes, the PID namespace and the new root in a pulled image."""
+    code = values.randrange(1, 256)
+
+    status, log = _run_in_image(
+        program, hub, "alpine", ["/bin/sh", "-c", f"exit {code}"]
+    )
+    require_finished(status)
+    if status.exit_status != code:
+        fail(
+            "The exit code got lost in a pulled image.",
+            result=status,
+            expected=f"exit status {code}",
+            actual=f"exit status {status.exit_status}; {describe_stdout(status)}",
+            hint=_protocol_hint(log),
+        )
+    pid, _ = _run_in_image(
+        program, hub, "alpine", ["/usr/local/bin/docker-explorer", "mypid"]
+    )
+    require_finished(pid)
+    if pid.stdout_text.strip() != "1":
+        fail(
+            "The command is not PID 1 in a pulled image.",
+            result=pid,
+            expected="`mypid` to print 1",
+            actual=describe_stdout(pid),
+            hint="Run the command in a new PID namespace, as in stage 5.",
+        )
