@@ -1,0 +1,3 @@
+module mydocker
+
+go 1.19
