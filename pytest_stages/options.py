@@ -33,6 +33,15 @@ BACKEND_HELP = (
     "(no container: only for debugging stages 1-3; default auto)"
 )
 
+REPORT_HELP = (
+    "write a JSON report of the grading run to PATH at the end of the session "
+    "(format: docs/reports.md)"
+)
+POINTS_HELP = (
+    "points per stage, one 'STAGE=POINTS' a line, where STAGE is a number or a "
+    "slug, such as '1=1' or 'exec=1' (default: the points each stage declares)"
+)
+
 
 def add_options(parser: pytest.Parser) -> None:
     """Register the plugin's options and ini keys."""
@@ -48,6 +57,9 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("stages_program", PROGRAM_HELP)
     parser.addini("stages_timeout", TIMEOUT_HELP)
     parser.addini("stages_backend", BACKEND_HELP)
+    group.addoption("--stages-report", metavar="PATH", help=REPORT_HELP)
+    parser.addini("stages_report", REPORT_HELP)
+    parser.addini("stages_points", POINTS_HELP, type="linelist")
 
 
 def is_grading_run(config: pytest.Config) -> bool:

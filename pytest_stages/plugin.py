@@ -14,6 +14,7 @@ import pytest
 from pytest_stages import options, session
 from pytest_stages.discovery import LoadedStage
 from pytest_stages.failures import PREFIX, STDERR_PREFIX, CheckFailed, format_run
+from pytest_stages.report import ReportWriter
 from pytest_stages.runner import ProgramRunner, RunResult
 from pytest_stages.session import GradingState
 from pytest_stages.stage import Stage
@@ -43,6 +44,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # Collect the selected stage modules instead of the paths pytest was given.
     config.args = [str(item.path) for item in state.selected]
     config.pluginmanager.register(_StagePlugin(state), "stages-grading")
+    config.pluginmanager.register(ReportWriter(config, state), "stages-report")
 
 
 class StageModule(pytest.Module):
@@ -124,7 +126,10 @@ class _StagePlugin:
         if report.failed and runs:
             transcript = "\n\n".join(format_run(run) for run in runs)
             report.sections.append(("Transcript of the program's runs", transcript))
-        report.user_properties.append(("stage", stage.number))
+        # pytest shares one user_properties list among an item's phase reports.
+        for stage_property in (("stage", stage.number), ("stage_slug", stage.slug)):
+            if stage_property not in report.user_properties:
+                report.user_properties.append(stage_property)
         self.state.record(stage, item, report, failure)
         return report
 
