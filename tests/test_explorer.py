@@ -357,6 +357,20 @@ def test_kill_self_rejects_unknown_signal(explorer: Path) -> None:
     assert b"usage: docker-explorer kill_self SIGNAL" in result.stderr
 
 
+def test_segfault_dies_of_sigsegv(explorer: Path) -> None:
+    result = run(explorer, "segfault")
+
+    assert result.returncode == -signal.SIGSEGV
+
+
+def test_segfault_kills_pid_1(explorer: Path) -> None:
+    # A raised signal cannot kill PID 1 of a PID namespace, but a fault can.
+    command = ["unshare", "--pid", "--fork", "--kill-child", str(explorer)]
+    result = subprocess.run([*command, "segfault"], capture_output=True)
+
+    assert result.returncode in (-signal.SIGSEGV, 128 + signal.SIGSEGV)
+
+
 def test_pid_exists_for_running_process(explorer: Path) -> None:
     result = run(explorer, "pid_exists", str(os.getpid()))
 
@@ -505,6 +519,7 @@ def test_help_lists_subcommands(explorer: Path) -> None:
         b"readlink",
         b"same_file",
         b"uid",
+        b"segfault",
         b"help",
     }
 
