@@ -216,6 +216,7 @@ def docker_trusts(ca: Path, address: str) -> Iterator[Path]:
     option to look elsewhere, so the file is written there and removed after.
     """
     folder = Path("/etc/docker/certs.d") / address
+    created = [path for path in (folder.parent, folder) if not path.exists()]
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "ca.crt"
     shutil.copyfile(ca, target)
@@ -223,5 +224,7 @@ def docker_trusts(ca: Path, address: str) -> Iterator[Path]:
         yield target
     finally:
         target.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            folder.rmdir()
+        for path in reversed(created):
+            # Another engine may have put its own files there meanwhile.
+            with contextlib.suppress(OSError):
+                path.rmdir()
