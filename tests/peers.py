@@ -14,6 +14,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from pytest_stages.hub import Hub
+from pytest_stages.hub import Hub, build_images, default_specs
 
 REQUIRE_PEERS_VARIABLE = "PYTEST_STAGES_REQUIRE_PEERS"
 DEBIAN_PACKAGES = {
@@ -33,7 +34,11 @@ DEBIAN_PACKAGES = {
     "docker-registry": "docker-registry",
     "busybox": "busybox-static",
 }
-STARTUP_TIMEOUT = 30  # seconds for a peer to start answering
+STARTUP_TIMEOUT = 30  # seconds for a peer to start responding
+DOCKER_HUB_HOSTS = (
+    "127.0.0.1 localhost registry-1.docker.io registry.hub.docker.com "
+    "index.docker.io auth.docker.io production.cloudflare.docker.com\n"
+)
 
 
 def require_tool(name: str) -> str:
@@ -228,3 +233,56 @@ def docker_trusts(ca: Path, address: str) -> Iterator[Path]:
             # Another engine may have put its own files there meanwhile.
             with contextlib.suppress(OSError):
                 path.rmdir()
+
+
+def inspect_under_docker_hub_names(workdir: Path, skopeo: str, explorer: Path) -> int:
+    """Serve the hub as Docker Hub on 127.0.0.1:443 and inspect docker.io/library/alpine.
+
+    Meant to run as `unshare --mount --net --fork python3 peers.py WORKDIR
+    SKOPEO EXPLORER`. The new network namespace has only a loopback interface,
+    so no request can leave the machine even if a name resolved elsewhere, and
+    the bind mount over /etc/hosts is seen by this mount namespace only.
+    Prints a JSON report on the last line of stdout.
+    """
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    hosts = workdir / "hosts"
+    hosts.write_text(DOCKER_HUB_HOSTS)
+    subprocess.run(["mount", "--bind", str(hosts), "/etc/hosts"], check=True)
+    store = build_images(default_specs(), explorer, 5, workdir / "images")
+    with Hub(store, tls_dir=workdir / "tls").start("127.0.0.1", 443) as hub:
+        result = subprocess.run(
+            [
+                skopeo,
+                "inspect",
+                f"--cert-dir={hub.ca_path.parent}",
+                "docker://docker.io/library/alpine:latest",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        challenge = requests.get(
+            "https://registry-1.docker.io/v2/", verify=hub.ca_path, timeout=10
+        ).headers["WWW-Authenticate"]
+        log = [
+            {"host": e.host, "path": e.path, "status": e.status, "note": e.note}
+            for e in hub.requests_log
+        ]
+    report = {
+        "returncode": result.returncode,
+        "stdout": result.stdout,
+        "stderr": result.stderr,
+        "log": log,
+        "challenge": challenge,
+        "index_digest": store.tag("library/alpine", "latest").oci_index.digest,
+    }
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(
+        inspect_under_docker_hub_names(
+            Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+        )
+    )
