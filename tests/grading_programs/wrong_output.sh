@@ -1,0 +1,3 @@
+#!/bin/sh
+# Prints something other than the command's output.
+echo "hello from a program that ignores its command"
