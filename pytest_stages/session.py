@@ -224,6 +224,7 @@ class GradingState:
             return (
                 f"Next: fix {failed.label}. Its instructions: "
                 f"pytest-stages instructions {failed.number}"
+                f"{_instructions_file(failed)}"
             )
         highest = self.selected[-1].stage.number
         later = [
@@ -236,9 +237,19 @@ class GradingState:
         upcoming = later[0]
         return (
             f"Next: {upcoming.label}, {upcoming.title}. Read its instructions with "
-            f"`pytest-stages instructions {upcoming.number}`, then run "
+            f"`pytest-stages instructions {upcoming.number}`"
+            f"{_instructions_file(upcoming)}, then run "
             f"`pytest --stage {upcoming.number}`."
         )
+
+
+def _instructions_file(stage: Stage) -> str:
+    """Return `` (also in PATH)`` for the stage's English instructions file, if any."""
+    for item in discovery.discover_stages():
+        path = item.path.parent / "instructions" / f"{stage.slug}.en.md"
+        if item.stage.number == stage.number and path.is_file():
+            return f" (also in {path})"
+    return ""
 
 
 def _check_title(item: pytest.Item) -> str:
