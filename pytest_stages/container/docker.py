@@ -2,8 +2,8 @@
 
 For machines where neither the root nor the userns backend can run, such as
 macOS, Windows or a locked-down Linux. The container gets only what the
-session needs: SYS_ADMIN for mounts and namespaces and no seccomp or AppArmor
-profile, but not --privileged, which fails where the host's capability bounding
+session needs: SYS_ADMIN for mounts and namespaces, NET_ADMIN for its network
+and no seccomp or AppArmor profile, but not --privileged, which fails where the host's capability bounding
 set is reduced. Inside, `python3 -m pytest_stages.container` starts the root
 backend, so the session looks the same as on a Linux host.
 """
@@ -69,6 +69,8 @@ class ContainerBackend:
         if sys.stdin.isatty():
             argv.append("-t")
         argv += ["--pull", "never", "--network", "none", "--cap-add", "SYS_ADMIN"]
+        # Setting lo up in the session's own network namespace needs NET_ADMIN.
+        argv += ["--cap-add", "NET_ADMIN"]
         argv += ["--security-opt", "seccomp=unconfined"]
         argv += ["--security-opt", "apparmor=unconfined"]
         argv += ["-v", f"{program_dir}:{program_dir}", "-w", program_dir]

@@ -63,9 +63,12 @@ def userns_unavailable_reason() -> str | None:
 
 
 def _probe() -> int:
+    # Read the IDs first: in the new namespace they read as the overflow ID
+    # until the map is written.
+    uid, gid = os.geteuid(), os.getegid()
     try:
         namespaces.unshare_session(user_namespace=True)
-        namespaces.map_user_to_root(os.geteuid(), os.getegid())
+        namespaces.map_user_to_root(uid, gid)
         mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV)
     except OSError as error:
         return error.errno or 1

@@ -1,0 +1,556 @@
+"""The session container, each backend run for real: isolation, leaks, interrupts.
+
+Every session runs through a driver process, the way the outer pytest runs it:
+root and docker as root, userns as an unprivileged user made for the tests.
+What a session could leave behind is counted before and after each run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from peers import REQUIRE_PEERS_VARIABLE, require_tool
+
+from pytest_stages.container import DOCKER_HUB_HOSTS
+from pytest_stages.container.leaks import LeakSnapshot
+from pytest_stages.explorer import build_explorer
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_USER = "stagesuser"
+SYSTEM_PYTHON = "/usr/bin/python3.11"
+RUN_TIMEOUT = 120  # seconds for one session
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or os.geteuid() != 0,
+    reason="the session container tests run as root on Linux",
+)
+
+# The driver plays the outer pytest: it selects the backend and runs one
+# session. "PYTHON" in the command stands for the driver's interpreter.
+DRIVER = """
+import json, sys
+from pathlib import Path
+from pytest_stages.container import SessionSpec, select_backend
+args = json.loads(sys.argv[1])
+backend = select_backend(args["backend"], image=args["image"])
+backend.interrupt_timeout = args["interrupt_timeout"]
+if args["explorer_in_image"]:
+    backend.explorer_in_image = args["explorer_in_image"]
+command = [sys.executable if word == "PYTHON" else word for word in args["command"]]
+spec = SessionSpec(
+    command=command,
+    program_dir=Path(args["program_dir"]),
+    writable_paths=[Path(p) for p in args["writable_paths"]],
+    explorer=Path(args["explorer"]) if args["explorer"] else None,
+    env=args["env"],
+)
+sys.exit(backend.run(spec))
+"""
+
+
+def _load_local_image():
+    spec = importlib.util.spec_from_file_location(
+        "local_image", REPO / "docker" / "local_image.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+local_image = _load_local_image()
+
+
+@dataclass
+class SessionRunner:
+    """Runs sessions of one backend through the driver and checks for leaks."""
+
+    backend: str
+    driver: list[str]
+    """The start of the driver's command line, before its JSON argument."""
+    program_dir: Path
+    host_file: str
+    """A file outside the writable folders, which the session must not change."""
+    explorer: str | None
+    driver_env: dict[str, str]
+    image: str | None = None
+    explorer_in_image: str | None = None
+    marker: str = field(default_factory=lambda: f"leak-marker-{secrets.token_hex(8)}")
+
+    def start(
+        self, script: str, *, interrupt_timeout: float = 30, **popen
+    ) -> subprocess.Popen:
+        """Start a session that runs the Python script; return the driver process."""
+        args = {
+            "backend": self.backend,
+            "image": self.image,
+            "interrupt_timeout": interrupt_timeout,
+            "explorer_in_image": self.explorer_in_image,
+            # The marker in the script's text tags every process it starts.
+            "command": ["PYTHON", "-c", f"{script}\n# {self.marker}\n"],
+            "program_dir": str(self.program_dir),
+            "writable_paths": [],
+            "explorer": self.explorer,
+            "env": {
+                "LEAK_MARKER": self.marker,
+                "TEST_HOST_FILE": self.host_file,
+                "PYTHONUNBUFFERED": "1",
+            },
+        }
+        return subprocess.Popen(
+            [*self.driver, json.dumps(args)],
+            env=self.driver_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            **popen,
+        )
+
+    def run(self, script: str, **options) -> subprocess.CompletedProcess:
+        """Run a session to its end; return the driver's status and output."""
+        process = self.start(script, **options)
+        stdout, stderr = process.communicate(timeout=RUN_TIMEOUT)
+        return subprocess.CompletedProcess(
+            process.args, process.returncode, stdout, stderr
+        )
+
+    def snapshot(self) -> LeakSnapshot:
+        """Return the processes, mounts and session folders that exist now."""
+        return LeakSnapshot.take(self.marker, self.driver_env.get("TMPDIR"))
+
+
+def _require_peers() -> bool:
+    return os.environ.get(REQUIRE_PEERS_VARIABLE) == "1"
+
+
+@pytest.fixture(scope="session")
+def shared_explorer() -> Iterator[Path]:
+    """The explorer, compiled once, in a folder every user may read."""
+    folder = Path(tempfile.mkdtemp(prefix="container-test-explorer-"))
+    folder.chmod(0o755)
+    explorer = folder / "docker-explorer"
+    shutil.copy(build_explorer(folder / "cache"), explorer)
+    explorer.chmod(0o755)
+    yield explorer
+    shutil.rmtree(folder)
+
+
+@pytest.fixture(scope="session")
+def test_user() -> str:
+    """A non-root user for the userns backend, made when it is missing."""
+    found = subprocess.run(["id", "-u", TEST_USER], capture_output=True, check=False)
+    if found.returncode != 0:
+        require_tool("useradd")
+        subprocess.run(["useradd", "-m", TEST_USER], check=True)
+    return TEST_USER
+
+
+@pytest.fixture(scope="session")
+def user_site_packages() -> Iterator[Path]:
+    """The packages that `import pytest_stages` needs, readable by the test user.
+
+    The test user runs Debian's own Python, which lacks them, and cannot read
+    the packages of root's Python.
+    """
+    # Not under /tmp, which the session replaces with an empty one.
+    folder = Path(tempfile.mkdtemp(prefix="container-test-site-", dir="/opt"))
+    for name in local_image.SITE_PACKAGES:
+        module = __import__(name)
+        shutil.copytree(Path(module.__file__).parent, folder / name)
+    subprocess.run(["chmod", "-R", "a+rX", str(folder)], check=True)
+    yield folder
+    shutil.rmtree(folder)
+
+
+@pytest.fixture(scope="session")
+def docker_image() -> Iterator[tuple[str, dict[str, str]]]:
+    """The test image and the environment that reaches a running Docker daemon."""
+    require_tool("docker")
+    require_tool("dockerd")
+    try:
+        with local_image.docker_daemon() as env:
+            yield local_image.build_test_image(env), env
+    except RuntimeError as error:
+        if _require_peers():
+            pytest.fail(f"the Docker daemon is not usable: {error}")
+        pytest.skip(f"the Docker daemon is not usable: {error}")
+
+
+@contextlib.contextmanager
+def _owned_folder(parent: str, owner: str | None) -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="container-test-", dir=parent))
+    if owner is not None:
+        shutil.chown(folder, owner, owner)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(params=["root", "userns", "docker"])
+def runner(
+    request: pytest.FixtureRequest, shared_explorer: Path
+) -> Iterator[SessionRunner]:
+    """A SessionRunner for each backend."""
+    backend = request.param
+    owner = request.getfixturevalue("test_user") if backend == "userns" else None
+    with contextlib.ExitStack() as stack:
+        program_dir = stack.enter_context(_owned_folder("/tmp", owner))
+        # A temporary folder of its own, so that session folders of other
+        # pytest runs on the machine do not count as leaks.
+        temp_dir = stack.enter_context(_owned_folder("/tmp", owner))
+        env = dict(os.environ, PYTHONPATH=str(REPO), TMPDIR=str(temp_dir))
+        driver = [sys.executable, "-c", DRIVER]
+        explorer: str | None = str(shared_explorer)
+        host_parent = "/opt"
+        if backend == "userns":
+            require_tool("setpriv")
+            site = request.getfixturevalue("user_site_packages")
+            host_parent = f"/home/{owner}"
+            env.update(PYTHONPATH=f"{REPO}:{site}", HOME=host_parent, USER=owner)
+            setpriv = [
+                "setpriv",
+                f"--reuid={owner}",
+                f"--regid={owner}",
+                "--clear-groups",
+            ]
+            driver = [*setpriv, SYSTEM_PYTHON, "-c", DRIVER]
+        if backend == "docker":
+            image, docker_env = request.getfixturevalue("docker_image")
+            env.update(docker_env, PYTHONPATH=str(REPO))
+            yield SessionRunner(
+                backend, driver, program_dir, local_image.IMAGE_FILE, None, env,
+                image=image, explorer_in_image="/bin/busybox",
+            )  # fmt: skip
+            return
+        host = stack.enter_context(_owned_folder(host_parent, owner))
+        host_file = host / "host-file"
+        host_file.write_text("host\n")
+        if owner is not None:
+            shutil.chown(host_file, owner, owner)
+        yield SessionRunner(backend, driver, program_dir, str(host_file), explorer, env)
+
+
+OBSERVE = """
+import errno, json, os, socket, subprocess
+
+def error_name(action):
+    try:
+        action()
+    except OSError as error:
+        return errno.errorcode[error.errno]
+    return "no error"
+
+host_file = os.environ["TEST_HOST_FILE"]
+marker = os.environ["LEAK_MARKER"]
+result = {
+    "unlink_host_file": error_name(lambda: os.unlink(host_file)),
+    "append_host_file": error_name(lambda: open(host_file, "a").close()),
+    "cwd": os.getcwd(),
+    "pid": os.getpid(),
+    "pids": sorted(int(n) for n in os.listdir("/proc") if n.isdigit()),
+    "interfaces": [name for _, name in socket.if_nameindex()],
+    "hostname": socket.gethostname(),
+    "addresses": {
+        host: sorted({a[4][0] for a in socket.getaddrinfo(host, 443)})
+        for host in HUB_HOSTS
+    },
+    "env": {name: os.environ.get(name) for name in (
+        "PYTEST_STAGES_INSIDE", "PYTEST_STAGES_SESSION_DIR", "SSL_CERT_FILE",
+        "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")},
+}
+with open("written-inside", "w") as file:
+    file.write(marker)
+with open(f"/tmp/{marker}", "w") as file:
+    file.write(marker)
+result["tmp_entries"] = sorted(os.listdir("/tmp"))
+result["local_bin"] = sorted(os.listdir("/usr/local/bin"))
+explorer = subprocess.run(
+    ["busybox", "echo", "explorer ran"] if EXPLORER_IS_BUSYBOX
+    else ["docker-explorer", "echo", "explorer ran"],
+    executable="/usr/local/bin/docker-explorer", capture_output=True, text=True)
+result["explorer_output"] = explorer.stdout
+server = socket.socket()
+server.bind(("127.0.0.1", 443))
+server.listen()
+client = socket.create_connection(("127.0.0.1", 443), timeout=5)
+result["loopback_connected"] = True
+bundle = os.environ["SSL_CERT_FILE"]
+with open(bundle, "a") as file:
+    file.write("# appended by the session\\n")
+system_bundle = "/etc/ssl/certs/ca-certificates.crt"
+with open(system_bundle) as file:
+    result["system_bundle_sees_append"] = file.read().endswith(
+        "# appended by the session\\n")
+print(json.dumps(result))
+"""
+
+
+def _observe_script(runner: SessionRunner) -> str:
+    busybox = runner.explorer_in_image == "/bin/busybox"
+    return (
+        f"HUB_HOSTS = {list(DOCKER_HUB_HOSTS)!r}\nEXPLORER_IS_BUSYBOX = {busybox}\n"
+        + OBSERVE
+    )
+
+
+@pytest.fixture
+def observed(runner: SessionRunner) -> Iterator[tuple[SessionRunner, dict]]:
+    """What the session saw from inside, with the runner that ran it."""
+    sentinel = Path("/tmp") / f"host-sentinel-{runner.marker}"
+    sentinel.write_text("host")
+    try:
+        before = runner.snapshot()
+        result = runner.run(_observe_script(runner))
+        after = runner.snapshot()
+    finally:
+        sentinel.unlink()
+    assert result.returncode == 0, result.stderr
+    observation = json.loads(result.stdout.strip().splitlines()[-1])
+    observation["leaks"] = after.leaks_since(before)
+    observation["sentinel"] = sentinel.name
+    yield runner, observation
+
+
+def test_host_file_read_only(observed):
+    runner, seen = observed
+
+    assert seen["unlink_host_file"] == "EROFS"
+    assert seen["append_host_file"] == "EROFS"
+    if runner.backend != "docker":
+        assert Path(runner.host_file).read_text() == "host\n"
+
+
+def test_program_dir_writable(observed):
+    runner, seen = observed
+
+    assert seen["cwd"] == str(runner.program_dir)
+    assert (runner.program_dir / "written-inside").read_text() == runner.marker
+
+
+def test_tmp_fresh_and_private(observed):
+    runner, seen = observed
+
+    assert seen["sentinel"] not in seen["tmp_entries"]
+    assert runner.marker in seen["tmp_entries"]
+    assert not (Path("/tmp") / runner.marker).exists()
+
+
+def test_hub_hosts_resolve_to_loopback(observed):
+    _, seen = observed
+
+    for host in DOCKER_HUB_HOSTS:
+        assert set(seen["addresses"][host]) <= {"127.0.0.1", "::1"}, host
+        assert "127.0.0.1" in seen["addresses"][host], host
+
+
+def test_explorer_installed_and_runs(observed):
+    runner, seen = observed
+
+    assert "docker-explorer" in seen["local_bin"]
+    assert seen["explorer_output"] == "explorer ran\n"
+    if runner.backend != "docker":
+        host_files = set(os.listdir("/usr/local/bin"))
+        assert host_files <= set(seen["local_bin"])
+        assert not Path("/usr/local/bin/docker-explorer").exists()
+
+
+def test_only_loopback_and_up(observed):
+    _, seen = observed
+
+    assert seen["interfaces"] == ["lo"]
+    assert seen["loopback_connected"]
+
+
+def test_inner_command_is_pid_1(observed):
+    _, seen = observed
+
+    assert seen["pid"] == 1
+    assert seen["pids"] == [1]
+    assert seen["hostname"] == "pytest-stages"
+
+
+def test_environment_and_ca_bundle(observed):
+    runner, seen = observed
+    env = seen["env"]
+
+    assert (
+        env["PYTEST_STAGES_INSIDE"] == "root"
+        if runner.backend == "docker"
+        else runner.backend
+    )
+    session_dir = env["PYTEST_STAGES_SESSION_DIR"]
+    for name in (
+        "SSL_CERT_FILE",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "NODE_EXTRA_CA_CERTS",
+    ):
+        assert env[name] == f"{session_dir}/ca-bundle.pem", name
+    assert seen["system_bundle_sees_append"]
+
+
+def test_observing_session_leaves_nothing(observed):
+    _, seen = observed
+
+    assert seen["leaks"] == {"processes": [], "mounts": [], "session_dirs": []}
+
+
+DOUBLE_FORK = """
+import os, sys, time
+marker = os.environ["LEAK_MARKER"]
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execv(sys.executable, [sys.executable, "-c", f"import time; time.sleep(600) # {marker}"])
+    os._exit(0)
+os.wait()
+time.sleep(0.5)
+print(len([n for n in os.listdir("/proc") if n.isdigit()]))
+"""
+
+NESTED_PID_NAMESPACE = """
+import os, sys, time
+from pytest_stages.container.syscalls import CLONE_NEWPID, unshare
+marker = os.environ["LEAK_MARKER"]
+unshare(CLONE_NEWPID)
+if os.fork() == 0:
+    if os.fork() == 0:
+        os.execv(sys.executable, [sys.executable, "-c", f"import time; time.sleep(600) # {marker}"])
+    time.sleep(600)
+time.sleep(0.5)
+print(len([n for n in os.listdir("/proc") if n.isdigit()]))
+"""
+
+CHROOT_PROC_CRASH = """
+import os, time
+from pytest_stages.container.syscalls import mount
+root = "/tmp/chroot"
+os.makedirs(root + "/proc")
+pid = os.fork()
+if pid == 0:
+    os.chroot(root)
+    mount("proc", "/proc", "proc", 0)
+    os.abort()
+_, status = os.waitpid(pid, 0)
+with open("/proc/self/mountinfo") as file:
+    mounted = " /tmp/chroot/proc " in file.read()
+print(os.WIFSIGNALED(status) and mounted)
+"""
+
+
+@pytest.mark.parametrize(
+    "script",
+    [DOUBLE_FORK, NESTED_PID_NAMESPACE],
+    ids=["double-fork into own session", "nested PID namespace"],
+)
+def test_leftover_processes_killed(runner: SessionRunner, script: str):
+    before = runner.snapshot()
+
+    result = runner.run(script)
+
+    assert result.returncode == 0, result.stderr
+    # The session held more than its PID 1 when that exited.
+    assert int(result.stdout.strip()) >= 2
+    assert runner.snapshot().leaks_since(before) == {
+        "processes": [],
+        "mounts": [],
+        "session_dirs": [],
+    }
+
+
+def test_chroot_proc_crash_leaves_no_mount(runner: SessionRunner):
+    before = runner.snapshot()
+
+    result = runner.run(CHROOT_PROC_CRASH)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
+    assert runner.snapshot().leaks_since(before)["mounts"] == []
+
+
+HANG = """
+import os, signal, sys, time
+marker = os.environ["LEAK_MARKER"]
+if IGNORE_INTERRUPT:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+if os.fork() == 0:
+    os.setsid()
+    os.execv(sys.executable, [sys.executable, "-c", f"import time; time.sleep(600) # {marker}"])
+try:
+    print("ready", flush=True)
+    time.sleep(600)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(130)
+"""
+
+
+def _start_hanging(runner: SessionRunner, ignore: bool, **options) -> subprocess.Popen:
+    process = runner.start(f"IGNORE_INTERRUPT = {ignore}\n{HANG}", **options)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line == "ready\n", process.stderr.read() if process.stderr else line
+    return process
+
+
+def _assert_no_leaks(runner: SessionRunner, before: LeakSnapshot) -> None:
+    assert runner.snapshot().leaks_since(before) == {
+        "processes": [],
+        "mounts": [],
+        "session_dirs": [],
+    }
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_tears_down(runner: SessionRunner, signal_number: int):
+    before = runner.snapshot()
+    process = _start_hanging(runner, ignore=False)
+
+    process.send_signal(signal_number)
+    stdout, stderr = process.communicate(timeout=RUN_TIMEOUT)
+
+    assert "interrupted" in stdout, stderr
+    assert process.returncode == 130
+    _assert_no_leaks(runner, before)
+
+
+def test_second_interrupt_kills(runner: SessionRunner):
+    before = runner.snapshot()
+    process = _start_hanging(runner, ignore=True)
+
+    process.send_signal(signal.SIGINT)
+    time.sleep(1)
+    still_running = process.poll() is None
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=RUN_TIMEOUT)
+
+    assert still_running
+    assert process.returncode == 128 + signal.SIGKILL
+    _assert_no_leaks(runner, before)
+
+
+def test_interrupt_timeout_kills(runner: SessionRunner):
+    before = runner.snapshot()
+    process = _start_hanging(runner, ignore=True, interrupt_timeout=1)
+    started = time.monotonic()
+
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=RUN_TIMEOUT)
+
+    assert process.returncode == 128 + signal.SIGKILL
+    assert time.monotonic() - started < 20
+    _assert_no_leaks(runner, before)
