@@ -2,9 +2,10 @@
 
 For machines where neither the root nor the userns backend can run, such as
 macOS, Windows or a locked-down Linux. The container gets only what the
-session needs: SYS_ADMIN for mounts and namespaces, NET_ADMIN for its network
-and no seccomp or AppArmor profile, but not --privileged, which fails where the host's capability bounding
-set is reduced. Inside, `python3 -m pytest_stages.container` starts the root
+session needs: SYS_ADMIN for mounts and namespaces, NET_ADMIN for its own
+network and no seccomp or AppArmor profile. It does not get --privileged,
+which grants more and fails where the host's capability bounding set is
+reduced. Inside, `python3 -m pytest_stages.container` starts the root
 backend, so the session looks the same as on a Linux host.
 """
 
