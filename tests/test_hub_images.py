@@ -13,6 +13,7 @@ import pytest
 
 from pytest_stages.hub import (
     File,
+    Hardlink,
     ImageSpec,
     Layer,
     OpaqueWhiteout,
@@ -205,3 +206,14 @@ def test_teacher_spec_with_tokens(explorer, tmp_path):
 def test_unknown_image_raises(store):
     with pytest.raises(KeyError, match="library/nothing:latest"):
         store.expected_top_level("library/nothing", "latest")
+
+
+def test_hardlink_needs_target_in_layer(explorer, tmp_path):
+    layers = (
+        Layer((File("/etc/first", "first\n"),)),
+        Layer((Hardlink("/etc/second", "/etc/first"),)),
+    )
+    spec = ImageSpec("teacher/broken", ("v1",), (Platform("amd64", layers),))
+
+    with pytest.raises(ValueError, match="/etc/second points to /etc/first"):
+        build_images([spec], explorer, 1, tmp_path)

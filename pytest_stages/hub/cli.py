@@ -127,7 +127,7 @@ def _parser() -> argparse.ArgumentParser:
     serve_parser.add_argument(
         "--no-schema1",
         action="store_true",
-        help="answer 404 instead of schema 1 manifests, as Docker Hub does today",
+        help="respond 404 instead of serving schema 1 manifests, as Docker Hub does today",
     )
     serve_parser.add_argument(
         "--fault",

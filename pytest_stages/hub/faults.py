@@ -14,7 +14,7 @@ class Fault:
     """One planned failure, used up after `count` matching requests.
 
     kind is one of:
-      "status": answer `status` (429, 500, 502 or 503) to requests whose path
+      "status": respond with `status` (429, 500, 502 or 503) to requests whose path
         matches the regular expression `path`; a 429 carries `Retry-After`;
       "token-expiry": the next `count` issued tokens expire after `seconds`;
       "cut": close the connection halfway through the next `count` blob bodies
@@ -59,11 +59,11 @@ class Faults:
     def too_many_requests(
         self, count: int = 1, path: str = "", retry_after: int = 1
     ) -> Fault:
-        """Answer 429 with `Retry-After` to the next `count` requests matching `path`."""
+        """Respond 429 with `Retry-After` to the next `count` requests matching `path`."""
         return self.add(Fault("status", count, path, 429, retry_after))
 
     def server_error(self, status: int = 503, count: int = 1, path: str = "") -> Fault:
-        """Answer a 5xx status to the next `count` requests matching `path`."""
+        """Respond with a 5xx status to the next `count` requests matching `path`."""
         return self.add(Fault("status", count, path, status))
 
     def expire_next_token(self, seconds: float, count: int = 1) -> Fault:

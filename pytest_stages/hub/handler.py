@@ -37,10 +37,10 @@ _RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
 
 @dataclass(frozen=True)
 class LoggedRequest:
-    """One request the hub answered, kept so checks can explain a client's mistakes.
+    """One request the hub served, kept so checks can explain a client's mistakes.
 
-    `note` says why the hub answered as it did, such as "token expired" or
-    "chose application/vnd.oci.image.index.v1+json".
+    `note` gives the reason for the response, such as "no bearer token" or
+    "served application/vnd.oci.image.index.v1+json".
     """
 
     method: str
@@ -102,7 +102,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             logger.warning("connection of %s failed: %s", self.client_address[0], error)
             self.close_connection = True
         except Exception:
-            logger.exception("error while answering %s %s", self.command, self.path)
+            logger.exception("failed to respond to %s %s", self.command, self.path)
             if not self.status:
                 self._json_error(500, "UNKNOWN", "internal error of the hub")
             self.close_connection = True
@@ -199,7 +199,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._send_json(200, {"name": name, "tags": sorted(repository.tags)})
 
     def _authorize(self, name: str | None) -> dict | None:
-        """Return the verified claims, or answer 401 and return None."""
+        """Return the verified claims, or send a 401 challenge and return None."""
         scheme, _, token = self.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             self.note = "no bearer token"

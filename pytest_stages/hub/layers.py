@@ -80,6 +80,13 @@ class LayerBuilder:
         for name in list(by_name):
             for parent in _parents(name):
                 by_name.setdefault(parent, Member(parent, "directory", 0o755))
+        for member in by_name.values():
+            target = by_name.get(member.target)
+            if member.kind == "hardlink" and (target is None or target.kind != "file"):
+                raise ValueError(
+                    f"hard link /{member.name} points to /{member.target}, "
+                    "which is not a regular file of the same layer"
+                )
         # Hard links come last, because their targets must precede them.
         ordered = sorted(by_name.values(), key=lambda m: (m.kind == "hardlink", m.name))
         return tuple(ordered)

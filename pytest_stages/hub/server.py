@@ -29,7 +29,7 @@ class Hub:
 
     Without `tls_dir` the hub speaks plain HTTP. With it, the hub writes a new
     certificate authority (`ca.pem`) and server certificate there and speaks
-    HTTPS. In loopback mode the registry and token service answer on
+    HTTPS. In loopback mode the registry and token service listen on
     127.0.0.1:PORT and the blob storage on localhost:PORT. Otherwise requests
     are routed by Docker Hub's host names.
     """
@@ -70,7 +70,7 @@ class Hub:
 
     @property
     def requests_log(self) -> list[LoggedRequest]:
-        """A copy of the requests answered so far, oldest first."""
+        """A copy of the requests served so far, oldest first."""
         with self._lock:
             return list(self._log)
 

@@ -67,7 +67,7 @@ class BuiltTag:
         if m.OCI_MANIFEST in accepted:
             return built.oci
         if not self.oci_index and accepted & {m.OCI_INDEX, m.DOCKER_LIST}:
-            # A registry serves a single-platform tag even to an index-only client.
+            # The tag has no index, so an index-only client gets its manifest.
             return built.docker
         return built.schema1 if schema1 else None
 
