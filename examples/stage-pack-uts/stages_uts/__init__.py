@@ -1,0 +1,1 @@
+"""A stage pack for pytest-stages: stage 7 gives the command its own host name."""

@@ -1,0 +1,3 @@
+"""Shared setup of the stage pack's tests."""
+
+pytest_plugins = ["pytester"]
