@@ -129,11 +129,14 @@ class Driver:
         self.python = python
         """The command that starts the interpreter, as the inner command's user."""
         self.prefix = [*python, "-c", DRIVER]
-        self.env = env
         self.image = image
         self.program_dir = Path(
             tempfile.mkdtemp(prefix="benchmark-program-", dir="/tmp")
         )
+        # A temporary folder of its own, so that session folders of other pytest
+        # runs on the machine do not count as leaks.
+        self.temp_dir = Path(tempfile.mkdtemp(prefix="benchmark-tmp-", dir="/tmp"))
+        self.env = dict(env, TMPDIR=str(self.temp_dir))
         self.marker = f"benchmark-marker-{secrets.token_hex(8)}"
 
     def start(self, script: str) -> subprocess.Popen:
@@ -207,6 +210,7 @@ def drivers(backends: list[str]) -> Iterator[list[Driver]]:
         yield result
         for driver in result:
             shutil.rmtree(driver.program_dir, ignore_errors=True)
+            shutil.rmtree(driver.temp_dir, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -224,6 +228,7 @@ def _userns_driver(env: dict) -> Iterator[Driver]:
         python = [*setpriv, "--clear-groups", SYSTEM_PYTHON]
         driver = Driver("userns", python, user_env, None)
         shutil.chown(driver.program_dir, TEST_USER, TEST_USER)
+        shutil.chown(driver.temp_dir, TEST_USER, TEST_USER)
         yield driver
     finally:
         shutil.rmtree(site)
@@ -236,11 +241,12 @@ def measure(driver: Driver, runs: int, leak_runs: int) -> dict:
     # The inner command of docker runs the image's Debian Python.
     python = [SYSTEM_PYTHON] if driver.backend == "docker" else driver.python
     baseline = baseline_seconds(python, runs)
-    before = LeakSnapshot.take(driver.marker)
+    before = LeakSnapshot.take(driver.marker, str(driver.temp_dir))
     for index in range(leak_runs):
         _, script, signals = LEAK_COMMANDS[index % len(LEAK_COMMANDS)]
         driver.run_to_end(script, signals)
-    leaks = LeakSnapshot.take(driver.marker).leaks_since(before)
+    after = LeakSnapshot.take(driver.marker, str(driver.temp_dir))
+    leaks = after.leaks_since(before)
     return {
         "baseline_ms": baseline * 1000,
         "startup_median_ms": statistics.median(times) * 1000,
