@@ -113,8 +113,8 @@ class ContainerBackend:
         if result.returncode != 0:
             raise SessionSetupError(
                 f"the image {self.image!r} was not found by {self.name}; build it "
-                f"with `{self.name} build -t {self.image} docker/` in the "
-                f"pytest-stages source folder, or set {IMAGE_ENV_VAR} to an image "
+                f"with `{self.name} build -t {self.image} -f docker/Dockerfile .` in "
+                f"the pytest-stages source folder, or set {IMAGE_ENV_VAR} to an image "
                 "that has Python 3.10+, pytest-stages, a C compiler with static "
                 "libc and your toolchain"
             )
