@@ -15,7 +15,11 @@ from pytest_stages.container import (
     select_backend,
 )
 from pytest_stages.container.docker import ContainerBackend
-from pytest_stages.container.session import SESSION_DIR_PREFIX
+from pytest_stages.container.session import (
+    SESSION_DIR_PREFIX,
+    prepare_session_dir,
+    session_environment,
+)
 from pytest_stages.container.userns import userns_unavailable_reason
 
 linux_root = pytest.mark.skipif(
@@ -167,3 +171,31 @@ def test_main_reports_setup_error(tmp_path, capfd):
         "pytest-stages: session container set-up failed at step"
         in capfd.readouterr().err
     )
+
+
+def test_missing_explorer_leaves_no_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    spec = SessionSpec(
+        command=["true"], program_dir=tmp_path, explorer=tmp_path / "no-explorer"
+    )
+
+    with pytest.raises(SessionSetupError, match="'make the session folder'"):
+        prepare_session_dir(spec)
+
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("tmpdir", "kept"),
+    [("/tmp/outer-tmp", True), ("/var/tmp", True), ("/opt/outer-tmp", False)],
+)
+def test_tmpdir_kept_only_when_writable(tmp_path, monkeypatch, tmpdir, kept):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    files = prepare_session_dir(SessionSpec(command=["true"], program_dir=tmp_path))
+    monkeypatch.setenv("TMPDIR", tmpdir)
+
+    env = session_environment(SessionSpec(["true"], tmp_path), "root", files)
+
+    assert ("TMPDIR" in env) == kept
+    assert env["PYTEST_STAGES_INSIDE"] == "root"
+    assert env["PYTEST_STAGES_SESSION_DIR"] == str(files.path)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from .syscalls import (
     MS_BIND,
@@ -85,7 +84,8 @@ def make_mounts_private() -> None:
     mount(None, "/", None, MS_REC | MS_PRIVATE)
 
 
-def _is_under(path: str, folder: str) -> bool:
+def is_under(path: str, folder: str) -> bool:
+    """Return whether path is folder or lies below it."""
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
@@ -99,7 +99,7 @@ def remount_read_only(skip: tuple[str, ...] = ("/proc",)) -> None:
     for point in read_mount_points():
         if point.flags & MS_RDONLY:
             continue
-        if any(_is_under(point.path, folder) for folder in skip):
+        if any(is_under(point.path, folder) for folder in skip):
             continue
         flags = MS_BIND | MS_REMOUNT | MS_RDONLY | point.flags
         try:
@@ -168,8 +168,3 @@ def mount_proc() -> None:
     of the process that mounts it.
     """
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-
-
-def mount_points_under(folder: Path) -> list[str]:
-    """Return the mount points at or below folder in this mount namespace."""
-    return [p.path for p in read_mount_points() if _is_under(p.path, str(folder))]

@@ -60,8 +60,23 @@ class SessionFiles:
 
 
 def prepare_session_dir(spec: SessionSpec) -> SessionFiles:
-    """Make the session folder with its hosts file, CA bundle and explorer."""
+    """Make the session folder with its hosts file, CA bundle and explorer.
+
+    Raises SessionSetupError, and leaves no folder behind, when a file cannot
+    be read or written.
+    """
     path = Path(tempfile.mkdtemp(prefix=SESSION_DIR_PREFIX))
+    try:
+        return _fill_session_dir(path, spec)
+    except OSError as error:
+        shutil.rmtree(path, ignore_errors=True)
+        raise SessionSetupError(
+            f"session container set-up failed at step 'make the session folder': "
+            f"{error}"
+        ) from error
+
+
+def _fill_session_dir(path: Path, spec: SessionSpec) -> SessionFiles:
     path.chmod(0o755)
     hosts = path / "hosts"
     hosts.write_text(_hosts_text(spec.hub_hosts))
@@ -99,6 +114,13 @@ def session_environment(
     """Return the inner command's environment."""
     env = dict(os.environ)
     env.update(spec.env)
+    # A TMPDIR outside the fresh temporary folders would be read-only inside.
+    tmpdir = env.get("TMPDIR")
+    if tmpdir and not any(
+        mounts.is_under(os.path.realpath(tmpdir), folder)
+        for folder in mounts.FRESH_TMPFS_DIRS
+    ):
+        del env["TMPDIR"]
     env["PYTEST_STAGES_INSIDE"] = backend_name
     env["PYTEST_STAGES_SESSION_DIR"] = str(files.path)
     for name in CA_ENV_VARS:
