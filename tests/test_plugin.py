@@ -450,3 +450,41 @@ def test_node_ids_name_stage_module(grader: Grader) -> None:
     tree = ElementTree.parse(grader.path / "report.xml")
     for case in tree.getroot().iter("testcase"):
         assert case.get("classname")
+
+
+def test_live_transcript_shown(grader: Grader) -> None:
+    grader.install("runtime.sh")
+
+    result = grader.run("--only-stage", "1")
+
+    result.stdout.fnmatch_lines(
+        [
+            "$ ./your_program.sh run ubuntu:latest * echo *",
+            "[[]your_program] *",
+            "(exit status 0)",
+        ]
+    )
+
+
+def test_quiet_hides_live_transcript(grader: Grader) -> None:
+    grader.install("runtime.sh")
+
+    result = grader.run("--only-stage", "1", "-q")
+
+    result.assert_outcomes(passed=3)
+    result.stdout.no_fnmatch_line("$ ./your_program.sh *")
+    result.stdout.no_fnmatch_line("[[]your_program] *")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="_LiveTranscript.text calls the capture manager, which is None "
+    "with -p no:capture, so the first check fails with AttributeError",
+)
+def test_live_transcript_without_capture(grader: Grader) -> None:
+    grader.install("runtime.sh")
+
+    result = grader.run("--only-stage", "1", "-p", "no:capture")
+
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["$ ./your_program.sh run ubuntu:latest * echo *"])
