@@ -95,8 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     starter.set_defaults(run=_run_starter)
 
-    # Listed for --help only: main() hands these to their own modules before
-    # argparse sees them, so that their own options and --help work.
+    # Listed for --help only: main() passes these to their own modules before
+    # argparse parses the command line, so that their options and --help work.
     for name, text in DELEGATED_HELP.items():
         commands.add_parser(name, help=text, add_help=False)
     return parser
@@ -184,7 +184,7 @@ def instructions_text(
 
 
 def locale_language(environ: os._Environ[str] | dict[str, str]) -> str:
-    """Return the course language the locale asks for: "ja" or "en".
+    """Return the course language that the locale selects: "ja" or "en".
 
     ``ja_JP.UTF-8`` and ``ja`` give Japanese; ``C``, ``POSIX``, an unset
     locale and every language the course lacks give English.
