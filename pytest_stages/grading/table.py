@@ -174,9 +174,9 @@ def merge_tables(tables: list[Table], expected: list[str] | None = None) -> Tabl
     """Join the tables of several shards into one table, sorted by student.
 
     Raise ``TableError`` when a student appears in two tables, when the
-    tables graded different stages, when a shard of a set is missing, or,
-    given the ``expected`` list of students, when one has no row or a row
-    names someone not in it.
+    tables graded different stages, or when a shard of a set is missing.
+    Given the ``expected`` list of students, also raise it when one of them
+    has no row, or when a row names a student not in the list.
     """
     stages = {table.stage for table in tables if table.stage}
     if len(stages) > 1:
@@ -184,7 +184,6 @@ def merge_tables(tables: list[Table], expected: list[str] | None = None) -> Tabl
             f"The tables graded different stages ({', '.join(map(str, sorted(stages)))}): "
             "merge only the shards of one grading run."
         )
-    _check_shards(tables)
     rows: dict[str, Row] = {}
     for table in tables:
         for row in table.rows:
@@ -194,6 +193,7 @@ def merge_tables(tables: list[Table], expected: list[str] | None = None) -> Tabl
                     "table was given twice, or the shards overlap."
                 )
             rows[row.student] = row
+    _check_shards(tables)
     if expected is not None:
         _check_expected(set(rows), set(expected))
     merged = [rows[name] for name in sorted(rows)]
