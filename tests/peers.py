@@ -33,6 +33,8 @@ DEBIAN_PACKAGES = {
     "dockerd": "docker.io",
     "docker-registry": "docker-registry",
     "busybox": "busybox-static",
+    "unshare": "util-linux",
+    "ip": "iproute2",
 }
 STARTUP_TIMEOUT = 30  # seconds for a peer to start responding
 DOCKER_HUB_HOSTS = (

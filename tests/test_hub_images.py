@@ -10,6 +10,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from peers import require_tool
 
 from pytest_stages.hub import (
     File,
@@ -25,15 +26,11 @@ from pytest_stages.hub import (
 )
 from pytest_stages.hub.layers import FIXED_MTIME
 
-BUSYBOX = Path("/bin/busybox")
-
 
 @pytest.fixture(scope="module")
 def explorer() -> Path:
     """The binary placed in images as the explorer (busybox-static, also multi-call)."""
-    if not BUSYBOX.exists():
-        pytest.skip("busybox is missing: install the Debian package busybox-static")
-    return BUSYBOX
+    return Path(require_tool("busybox"))
 
 
 @pytest.fixture(scope="module")

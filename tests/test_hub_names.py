@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,8 +20,8 @@ def pull_report(tmp_path_factory):
     """Run `skopeo inspect docker://docker.io/library/alpine` in a private namespace."""
     if os.geteuid() != 0:
         pytest.skip("a network namespace and a bind mount need root")
-    if shutil.which("unshare") is None or shutil.which("ip") is None:
-        pytest.skip("needs unshare (util-linux) and ip (iproute2)")
+    require_tool("unshare")
+    require_tool("ip")
     skopeo = require_tool("skopeo")
     busybox = require_tool("busybox")
     workdir = tmp_path_factory.mktemp("names")

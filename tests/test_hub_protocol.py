@@ -16,20 +16,19 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from peers import require_tool
 
 from pytest_stages.hub import Faults, Hub, build_images, default_specs
 from pytest_stages.hub import manifests as m
 
-BUSYBOX = Path("/bin/busybox")
 SERVICE = "registry.docker.io"
 ALPINE = "library/alpine"
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    if not BUSYBOX.exists():
-        pytest.skip("busybox is missing: install the Debian package busybox-static")
-    return build_images(default_specs(), BUSYBOX, 11, tmp_path_factory.mktemp("images"))
+    busybox = Path(require_tool("busybox"))
+    return build_images(default_specs(), busybox, 11, tmp_path_factory.mktemp("images"))
 
 
 @pytest.fixture

@@ -86,14 +86,22 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.status = code
         super().send_response(code, message)
 
+    def end_headers(self) -> None:
+        # Recorded before the headers leave, so a client that has its response
+        # always finds its request in the log.
+        self._record()
+        super().end_headers()
+
     # Dispatch
 
     def _serve(self) -> None:
         self.hub = self.server.hub
         self.status = 0
         self.note = ""
+        self.recorded = False
         url = urlsplit(self.path)
         self.url_path = url.path
+        self.url_query = url.query
         self.query = parse_qs(url.query)
         try:
             self._discard_body()
@@ -107,7 +115,8 @@ class RequestHandler(BaseHTTPRequestHandler):
                 self._json_error(500, "UNKNOWN", "internal error of the hub")
             self.close_connection = True
         finally:
-            self._record(url.query)
+            # A request that got no response at all is recorded with status 0.
+            self._record()
 
     def _route(self) -> None:
         role = self.hub.role(self.headers.get("Host", ""))
@@ -345,6 +354,10 @@ class RequestHandler(BaseHTTPRequestHandler):
         cut = None
         if self.command == "GET":
             cut = self.hub.faults.take("cut", self.url_path)
+        limit = length // 2 if cut is not None else length
+        if cut is not None:
+            self.note = f"connection cut after {limit} of {length} bytes"
+
         self.send_response(status)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(length))
@@ -353,10 +366,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command == "HEAD":
             return
-        limit = length // 2 if cut is not None else length
         self._copy_file(path, start, limit)
         if cut is not None:
-            self.note = f"connection cut after {limit} of {length} bytes"
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
@@ -414,12 +425,15 @@ class RequestHandler(BaseHTTPRequestHandler):
         if length:
             self.rfile.read(length)
 
-    def _record(self, query: str) -> None:
+    def _record(self) -> None:
+        if self.recorded:
+            return
+        self.recorded = True
         entry = LoggedRequest(
             method=self.command,
             host=self.headers.get("Host", ""),
             path=self.url_path,
-            query=query,
+            query=self.url_query,
             status=self.status,
             authorization="Authorization" in self.headers,
             accept=", ".join(self.headers.get_all("Accept") or []),

@@ -6,6 +6,7 @@ import base64
 import datetime
 import hashlib
 import json
+import math
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -76,9 +77,11 @@ class TokenService:
             "iss": self.issuer,
             "sub": "",
             "aud": self.service,
-            "exp": int(now + lifetime),
+            # JWT times are whole seconds. Rounding up keeps a token valid
+            # for at least `lifetime` seconds.
+            "exp": math.ceil(now) + math.ceil(lifetime),
             "nbf": int(now) - 1,
-            "iat": int(now),
+            "iat": math.ceil(now),
             "jti": secrets.token_hex(16),
             "access": [entry.to_claim() for entry in access],
         }
