@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import shlex
@@ -132,7 +133,7 @@ def _timeout(config: pytest.Config) -> float:
                 f"stages_timeout = {raw!r} in the ini file is invalid: "
                 "give a number of seconds, such as 10."
             ) from None
-    if value <= 0:
+    if not math.isfinite(value) or value <= 0:
         raise pytest.UsageError(
             f"timeout {value:g} is invalid: give a positive number of seconds."
         )

@@ -94,7 +94,10 @@ class _StagePlugin:
         loaded = self.by_path.get(module_path.resolve())
         if loaded is None:
             return None
-        module = StageModule.from_parent(parent, path=module_path)
+        # Stage modules usually lie outside the rootdir, where pytest would give
+        # them an empty node ID; name them by their folder and file instead.
+        nodeid = f"{loaded.path.parent.name}/{loaded.path.name}"
+        module = StageModule.from_parent(parent, path=module_path, nodeid=nodeid)
         module.loaded = loaded
         return module
 
@@ -253,6 +256,9 @@ class _LiveTranscript:
     def text(self, text: str) -> None:
         if self.reporter is None:
             sys.stderr.write(text + "\n")
+            return
+        if self.capture is None:  # pytest runs with -p no:capture
+            self.reporter.write_line(text)
             return
         with self.capture.global_and_fixture_disabled():
             self.reporter.ensure_newline()

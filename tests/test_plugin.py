@@ -419,11 +419,6 @@ def test_junit_xml_stage_property(grader: Grader) -> None:
     assert stages["test_reports_a_signal_as_a_shell_does"] == ["3"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="options._timeout accepts nan and inf, and the runner then crashes "
-    "inside the first check instead of a usage error",
-)
 @pytest.mark.parametrize("value", ["nan", "inf"])
 def test_timeout_must_be_finite(grader: Grader, value: str) -> None:
     grader.install("runtime.sh")
@@ -434,11 +429,6 @@ def test_timeout_must_be_finite(grader: Grader, value: str) -> None:
     result.stderr.fnmatch_lines([f"*timeout {value} is invalid*"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a stage module outside the rootdir gets the node ID '::test_name', so "
-    "reports and JUnit XML do not name the stage's file",
-)
 def test_node_ids_name_stage_module(grader: Grader) -> None:
     grader.install("merges_stderr.sh")
 
@@ -476,11 +466,6 @@ def test_quiet_hides_live_transcript(grader: Grader) -> None:
     result.stdout.no_fnmatch_line("[[]your_program] *")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_LiveTranscript.text calls the capture manager, which is None "
-    "with -p no:capture, so the first check fails with AttributeError",
-)
 def test_live_transcript_without_capture(grader: Grader) -> None:
     grader.install("runtime.sh")
 
