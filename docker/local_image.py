@@ -4,7 +4,7 @@ No image can be pulled where the tests run, so the image is a root filesystem
 made of the host's Debian Python 3.11, the libraries it links, busybox and a
 copy of pytest_stages, imported with `docker import`. It is tagged by a hash of
 its inputs and reused while they do not change. Run as a script, it starts a
-Docker daemon if none answers, builds the image and prints its name.
+Docker daemon if none responds, builds the image and prints its name.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ DAEMON_RUN = Path("/run/pytest-stages-dockerd")
 DAEMON_SOCKET = f"unix://{DAEMON_RUN}/docker.sock"
 
 
-def daemon_answers(env: dict[str, str]) -> bool:
+def daemon_responds(env: dict[str, str]) -> bool:
     """Return whether `docker version` reaches a daemon with env."""
     result = subprocess.run(
         ["docker", "version", "--format", "{{.Server.Version}}"],
@@ -51,15 +51,15 @@ def daemon_answers(env: dict[str, str]) -> bool:
 def docker_daemon() -> Iterator[dict[str, str]]:
     """Yield an environment whose DOCKER_HOST reaches a running daemon.
 
-    Uses the daemon that answers already, or starts one with its own data root
+    Uses the daemon that responds already, or starts one with its own data root
     (kept, so the image cache survives) and no bridge network, and stops it.
     """
     env = dict(os.environ)
-    if daemon_answers(env):
+    if daemon_responds(env):
         yield env
         return
     env["DOCKER_HOST"] = DAEMON_SOCKET
-    if daemon_answers(env):
+    if daemon_responds(env):
         yield env
         return
     DAEMON_RUN.mkdir(parents=True, exist_ok=True)
@@ -81,7 +81,7 @@ def docker_daemon() -> Iterator[dict[str, str]]:
     )
     try:
         deadline = time.monotonic() + 60
-        while not daemon_answers(env):
+        while not daemon_responds(env):
             if daemon.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(
                     f"dockerd did not start; see {DAEMON_RUN}/dockerd.log"
@@ -111,7 +111,7 @@ def _shared_libraries(binaries: list[str]) -> set[str]:
 
 
 def _image_inputs() -> list[tuple[str, str]]:
-    """Return (host path, path in the image) for every file the image holds."""
+    """Return (host path, path in the image) for every file the image contains."""
     site = "/usr/lib/python3/dist-packages"
     host_site = Path(__import__("pexpect").__file__).parent.parent
     entries = [(PYTHON, PYTHON), (BUSYBOX, "/usr/bin/busybox")]

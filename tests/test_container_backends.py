@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -70,7 +71,7 @@ def test_docker_daemon_down_explained(monkeypatch, tmp_path):
     with pytest.raises(NoBackendError) as raised:
         select_backend("docker")
 
-    assert "the docker daemon is not answering (Cannot connect" in str(raised.value)
+    assert "the docker daemon is not responding (Cannot connect" in str(raised.value)
 
 
 def test_docker_command_line(tmp_path):
@@ -199,3 +200,15 @@ def test_tmpdir_kept_only_when_writable(tmp_path, monkeypatch, tmpdir, kept):
     assert ("TMPDIR" in env) == kept
     assert env["PYTEST_STAGES_INSIDE"] == "root"
     assert env["PYTEST_STAGES_SESSION_DIR"] == str(files.path)
+
+
+def test_hosts_file_puts_hub_first(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    spec = SessionSpec(["true"], tmp_path, hub_hosts=["registry-1.docker.io"])
+
+    hosts = prepare_session_dir(spec).hosts.read_text().splitlines()
+
+    # The C library takes the first line that names a host.
+    assert hosts[1] == "127.0.0.1 registry-1.docker.io"
+    assert hosts[2] == "::1 registry-1.docker.io"
+    assert hosts[3:] == Path("/etc/hosts").read_text().splitlines()

@@ -26,7 +26,7 @@ from .supervise import blocked_signals, wait_for_session
 
 IMAGE_ENV_VAR = "PYTEST_STAGES_IMAGE"
 DEFAULT_IMAGE = "pytest-stages"
-# A daemon that does not answer within this time counts as not running.
+# A daemon that does not respond within this time counts as not running.
 _PROBE_SECONDS = 10
 _CONTAINER_PYTHON = "python3"
 
@@ -98,7 +98,7 @@ class ContainerBackend:
         return [*argv, "--", *_container_command(spec.command)]
 
     def _mounted_caches(self, spec: SessionSpec) -> list[str]:
-        # A cache made on another system holds binaries for that system, which
+        # A cache made on another system contains binaries for that system, which
         # would break the toolchain in the Linux container.
         if not sys.platform.startswith("linux"):
             return []
@@ -176,8 +176,8 @@ def container_unavailable_reason(cli: str) -> str | None:
             check=False,
         )
     except subprocess.TimeoutExpired:
-        return f"`{' '.join(probe)}` did not answer within {_PROBE_SECONDS} s"
+        return f"`{' '.join(probe)}` did not respond within {_PROBE_SECONDS} s"
     if result.returncode != 0:
         detail = result.stderr.strip().splitlines()[-1:] or ["no output"]
-        return f"the {cli} daemon is not answering ({detail[0]}); start it"
+        return f"the {cli} daemon is not responding ({detail[0]}); start it"
     return None

@@ -1,9 +1,9 @@
 """The namespace session shared by the root and userns backends.
 
 The host process (the outer pytest) forks a leader, which moves into new
-namespaces and forks the session's PID 1. PID 1 builds the mounts, then
-execs the inner command, so the inner command is PID 1 itself: when it exits,
-the kernel kills every process left in its PID namespace, nested ones too.
+namespaces and forks the session's PID 1. PID 1 builds the mounts, then execs
+the inner command, so the inner command is PID 1 itself. When it exits, the
+kernel kills every process left in its PID namespace, nested ones too.
 """
 
 from __future__ import annotations
@@ -100,12 +100,13 @@ def _hosts_text(hub_hosts: list[str]) -> str:
         text = Path("/etc/hosts").read_text()
     except FileNotFoundError:
         text = "127.0.0.1 localhost\n"
-    if text and not text.endswith("\n"):
-        text += "\n"
     names = " ".join(hub_hosts)
-    if names:
-        text += f"# The hub of pytest-stages\n127.0.0.1 {names}\n::1 {names}\n"
-    return text
+    if not names:
+        return text
+    # The hub's lines come first, because the C library uses the first line
+    # that names a host, and the host's file may name Docker Hub already.
+    hub_lines = f"# The hub of pytest-stages\n127.0.0.1 {names}\n::1 {names}\n"
+    return hub_lines + text
 
 
 def session_environment(
@@ -234,7 +235,7 @@ def _read_all(fd: int) -> bytes:
 
 @dataclass
 class _Child:
-    """What the leader and PID 1 need after the fork."""
+    """The settings the leader and PID 1 use after the fork."""
 
     spec: SessionSpec
     files: SessionFiles
@@ -250,7 +251,8 @@ def _run_leader(child: _Child, host_pid: int, uid: int, gid: int, pid_write: int
         _step("watch the host process", set_parent_death_signal, signal.SIGKILL)
         if os.getppid() != host_pid:
             os._exit(SETUP_FAILED_STATUS)
-        # The terminal's Ctrl-C reaches the leader too; the session decides.
+        # The terminal's Ctrl-C reaches the leader too, but only the host
+        # process and PID 1 act on it.
         for number in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP):
             signal.signal(number, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_SETMASK, child.original_mask)
@@ -274,7 +276,7 @@ def _run_pid1(child: _Child):
     try:
         # getppid() returns 0 here, because the leader is outside the PID
         # namespace, so a leader that died before this step goes unnoticed.
-        # It dies only by SIGKILL, and then the host process sees the failure.
+        # It dies only by SIGKILL, and then the host process gets its status.
         _step("watch the leader", set_parent_death_signal, signal.SIGKILL)
         for number in _SIGNALS_TO_RESET:
             signal.signal(number, signal.SIG_DFL)

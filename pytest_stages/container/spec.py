@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # Docker Hub's host names; inside the session they resolve to loopback, where
-# the hub answers.
+# the hub listens.
 DOCKER_HUB_HOSTS = (
     "registry-1.docker.io",
     "registry.hub.docker.com",
