@@ -110,6 +110,24 @@ def _report_path(config: pytest.Config) -> Path | None:
     return (config.invocation_params.dir / raw).resolve()
 
 
+def output_folders(config: pytest.Config) -> list[Path]:
+    """Create and return the folders of the JSON report and of the JUnit XML file.
+
+    The session container shows the host's files read-only, so the pytest
+    inside it can write these files only where these folders are made writable.
+    """
+    paths = [_report_path(config)]
+    xmlpath = getattr(config.option, "xmlpath", None)
+    if xmlpath:
+        paths.append((config.invocation_params.dir / xmlpath).resolve())
+    folders = []
+    for path in paths:
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            folders.append(path.parent)
+    return folders
+
+
 def points_line(state: GradingState, points: Points) -> str:
     """Return the summary line with the points earned, such as ``points: 3 of 6``."""
     earned, possible = _totals(state, points)
@@ -141,10 +159,19 @@ def build_report(
 ) -> dict[str, Any]:
     """Return the report of a run as a JSON-ready dict, one entry per known stage."""
     settings = state.settings
+    interrupted = exit_status == pytest.ExitCode.INTERRUPTED
     entries = [
         _stage_entry(stage, state.outcomes.get(stage.number), points, crash or {})
         for stage in stages
     ]
+    for entry in entries:
+        # A selected stage that an interrupt kept from starting has no results.
+        if (
+            interrupted
+            and entry["outcome"] == "skipped"
+            and entry["number"] in state.outcomes
+        ):
+            entry["outcome"] = "not reached"
     passed = [entry["number"] for entry in entries if entry["outcome"] == "passed"]
     earned, possible = _totals(state, points)
     return {
@@ -162,7 +189,7 @@ def build_report(
         "finished": _timestamp(finished),
         "duration": round(finished - started, 3),
         "exit_status": exit_status,
-        "interrupted": exit_status == pytest.ExitCode.INTERRUPTED,
+        "interrupted": interrupted,
         "outcome": "passed" if exit_status == 0 else "failed",
         "highest_stage_passed": max(passed) if passed else None,
         "points": {"earned": earned, "possible": possible},
@@ -223,6 +250,8 @@ def write_atomically(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        # mkstemp creates the file readable by its owner only.
+        os.fchmod(handle, 0o666 & ~_umask())
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             json.dump(data, file, indent=2)
             file.write("\n")
@@ -230,6 +259,12 @@ def write_atomically(path: Path, data: dict[str, Any]) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def load_schema() -> dict[str, Any]:

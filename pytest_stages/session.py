@@ -32,7 +32,7 @@ def run_outside(config: pytest.Config) -> int | None:
     discovery.select(discovery.discover_stages(), settings.highest_stage, settings.only)
     if settings.backend == "none":
         return None
-    from pytest_stages import container
+    from pytest_stages import container, report
 
     explorer = _build_explorer()
     try:
@@ -49,7 +49,7 @@ def run_outside(config: pytest.Config) -> int | None:
     spec = container.SessionSpec(
         command=command,
         program_dir=settings.program_dir,
-        writable_paths=toolchain_caches(),
+        writable_paths=toolchain_caches() + report.output_folders(config),
         explorer=explorer,
         env={REASON_VARIABLE: backend.reason},
     )
