@@ -103,7 +103,8 @@ def assert_rootfs_matches(rootfs: Path, view: dict) -> None:
             assert path.is_symlink(), name
             assert os.readlink(path) == node.target, name
         elif node.kind == "directory":
-            assert path.is_dir() and not path.is_symlink(), name
+            assert not path.is_symlink(), name
+            assert path.is_dir(), name
         else:
             assert path.read_bytes() == node.content, name
             assert path.stat().st_mode & 0o7777 == node.mode, name

@@ -8,6 +8,7 @@ import hashlib
 import http.client
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -846,3 +847,29 @@ def test_server_certificate_names(store, tmp_path):
     } <= dns_names
     addresses = {str(address) for address in names.get_values_for_type(x509.IPAddress)}
     assert "127.0.0.1" in addresses
+
+
+def test_parallel_pulls(hub):
+    manifest = fetch(hub, accept=m.DOCKER_MANIFEST).json()
+    digests = [layer["digest"] for layer in manifest["layers"]] * 4
+    headers = pull_headers(hub)
+
+    def download(digest):
+        response = requests.get(blob_url(hub, digest), headers=headers, timeout=30)
+        return "sha256:" + hashlib.sha256(response.content).hexdigest()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(download, digests))
+
+    assert results == digests
+
+
+def test_stop_ends_keep_alive_connections(store):
+    hub = Hub(store, loopback=True).start()
+    with requests.Session() as client:
+        assert client.get(f"{hub.registry_url()}/v2/", timeout=10).status_code == 401
+
+        hub.stop()
+
+        with pytest.raises(requests.ConnectionError):
+            client.get(f"{hub.registry_url()}/v2/", timeout=5)

@@ -6,6 +6,8 @@ import argparse
 import logging
 import random
 import shutil
+import signal
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -48,7 +50,7 @@ def serve(arguments: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="pytest-stages-hub-"))
     try:
         store = build_images(default_specs(), explorer, seed, workdir / "images")
-        faults = Faults([parse_fault(text) for text in arguments.fault])
+        faults = Faults(list(arguments.fault))
         hub = Hub(
             store,
             tls_dir=workdir / "tls" if arguments.tls else None,
@@ -56,6 +58,9 @@ def serve(arguments: argparse.Namespace) -> int:
             loopback=True,
             schema1=not arguments.no_schema1,
         )
+        # SIGTERM exits through the finally clauses, so the hub stops and
+        # the temporary folder is removed.
+        signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(0))
         with hub.start("127.0.0.1", arguments.port):
             print(_usage(hub, store, seed), flush=True)
             threading.Event().wait()
@@ -101,6 +106,13 @@ def _default_explorer() -> Path:
     return Path(build_explorer())
 
 
+def _fault_argument(text: str):
+    try:
+        return parse_fault(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"invalid fault {text!r}: {error}") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python3 -m pytest_stages.hub",
@@ -132,6 +144,7 @@ def _parser() -> argparse.ArgumentParser:
     serve_parser.add_argument(
         "--fault",
         action="append",
+        type=_fault_argument,
         default=[],
         metavar="KIND[:COUNT[:ARGUMENT]]",
         help="plan a fault: 429, 500, 502 or 503 with a path regex, "

@@ -35,7 +35,12 @@ class Fault:
             raise ValueError(f"fault status must be one of {sorted(STATUS_KINDS)}")
         if self.count < 1:
             raise ValueError(f"fault count must be at least 1, not {self.count}")
-        re.compile(self.path)
+        try:
+            re.compile(self.path)
+        except re.error as error:
+            raise ValueError(
+                f"invalid fault path pattern {self.path!r}: {error}"
+            ) from None
 
 
 @dataclass

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
 import secrets
+import socket
 import ssl
 import threading
 import time
@@ -116,6 +118,7 @@ class Hub:
             return
         self._server.shutdown()
         self._server.server_close()
+        self._server.close_connections()
         self._thread.join(timeout=10)
         logger.info("hub on port %d stopped", self.port)
         self._server = None
@@ -179,6 +182,11 @@ class _Server(ThreadingHTTPServer):
     hub: Hub
     ssl_context: ssl.SSLContext | None
 
+    def server_activate(self) -> None:
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().server_activate()
+
     def get_request(self):
         connection, address = super().get_request()
         if self.ssl_context is not None:
@@ -186,7 +194,22 @@ class _Server(ThreadingHTTPServer):
             connection = self.ssl_context.wrap_socket(
                 connection, server_side=True, do_handshake_on_connect=False
             )
+        with self.connections_lock:
+            self.connections.add(connection)
         return connection, address
+
+    def shutdown_request(self, request) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """End the idle keep-alive connections, so no thread serves after a stop."""
+        with self.connections_lock:
+            connections = list(self.connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request, client_address) -> None:
         logger.exception("error while serving %s", client_address[0])
