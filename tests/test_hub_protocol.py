@@ -614,6 +614,19 @@ def test_unknown_blob(hub):
     assert response.json()["errors"][0]["code"] == "BLOB_UNKNOWN"
 
 
+def test_manifest_digest_as_blob(hub):
+    entry = fetch(hub, accept=m.OCI_INDEX).json()["manifests"][0]
+
+    response = requests.get(
+        blob_url(hub, entry["digest"]), headers=pull_headers(hub), timeout=10
+    )
+
+    assert response.status_code == 404
+    assert (
+        hub.requests_log[-1].note == f"blob request for the manifest {entry['digest']}"
+    )
+
+
 def test_blob_of_other_repository(hub):
     digest = fetch(
         hub, accept=m.DOCKER_MANIFEST, repository="stagescourse/layered"

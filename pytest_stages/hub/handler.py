@@ -299,6 +299,9 @@ class RequestHandler(BaseHTTPRequestHandler):
     def _blob_redirect(self, repository, digest: str) -> None:
         if digest not in repository.blobs:
             self.note = f"unknown blob {digest}"
+            if digest in repository.manifests:
+                # A client that took an index or manifest entry for a layer.
+                self.note = f"blob request for the manifest {digest}"
             self._json_error(404, "BLOB_UNKNOWN", "blob unknown to registry", digest)
             return
         hex_digest = digest.partition(":")[2]
