@@ -80,7 +80,9 @@ class _StagePlugin:
 
         try:
             self.state.hub = start_session_hub(
-                Path(self.state.explorer_path), self.state.settings.seed
+                Path(self.state.explorer_path),
+                self.state.settings.seed,
+                extra_specs=self.state.pack_images(),
             )
         except OSError as error:
             pytest.exit(f"The hub failed to start in the session: {error}", 4)

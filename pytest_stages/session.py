@@ -127,11 +127,13 @@ class StageOutcome:
 
     @property
     def status(self) -> str:
-        """``passed``, ``failed``, or ``not reached``."""
+        """``passed``, ``failed``, ``not reached``, or ``skipped`` (all deselected)."""
         if self.failed:
             return "failed"
         if self.passed and not self.not_run:
             return "passed"
+        if not self.passed and not self.not_run:
+            return "skipped"
         return "not reached"
 
 
@@ -153,6 +155,14 @@ class GradingState:
     def __post_init__(self) -> None:
         for item in self.selected:
             self.outcomes[item.stage.number] = StageOutcome(item.stage)
+
+    def pack_images(self) -> list:
+        """Return the hub images the selected stage modules add in ``IMAGES``."""
+        return [
+            spec
+            for item in self.selected
+            for spec in getattr(item.module, "IMAGES", ())
+        ]
 
     def header_lines(self) -> list[str]:
         numbers = [item.stage.number for item in self.selected]

@@ -1,7 +1,7 @@
 """Stage 1: run the command the program is given."""
 
 from pytest_stages import Stage, fail, load_instructions
-from pytest_stages.checks import describe_stdout, require_finished
+from pytest_stages.checks import describe_stdout, exited_early_hint, require_finished
 
 STAGE = Stage(
     number=1,
@@ -22,8 +22,8 @@ def _expect_value_printed(result, value: str) -> None:  # noqa: ANN001
     if value in result.stdout_text:
         return
     hint = (
-        "The command is everything after the image name: run argv[3] with the "
-        "arguments that follow it, and let it print to your program's stdout."
+        "Your program is called as `run IMAGE COMMAND [ARG...]`: run COMMAND "
+        "with the arguments after it, and let it print to your program's stdout."
     )
     if value in result.stderr_text:
         hint = (
@@ -32,6 +32,7 @@ def _expect_value_printed(result, value: str) -> None:  # noqa: ANN001
         )
     elif result.exit_status == 127 or "not found" in result.stderr_text.lower():
         hint = "The command was not found. Run it by the path it is given."
+    hint = exited_early_hint(result) or hint
     fail(
         "The command's output did not appear on stdout.",
         result=result,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_stages.container import NoBackendError, select_backend
 from pytest_stages.explorer import CACHE_ENV, build_explorer
 
 pytest_plugins = ["pytester"]
@@ -15,11 +16,22 @@ pytest_plugins = ["pytester"]
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 """Small runtimes that each make one known mistake, and one correct runtime."""
 
-BACKEND = os.environ.get("PYTEST_STAGES_TEST_BACKEND", "none")
+
+def _default_backend() -> str:
+    """Pick the root or userns session container where one works, else none."""
+    try:
+        backend = select_backend("auto")
+    except NoBackendError:
+        return "none"
+    return backend.name if backend.name in ("root", "userns") else "none"
+
+
+BACKEND = os.environ.get("PYTEST_STAGES_TEST_BACKEND") or _default_backend()
 """The session container that every grading run in these tests uses.
 
-``none`` runs the programs without a container; set the variable to ``auto``
-to run the same tests through the session container.
+By default the real one (root or userns) where this machine has it, so the
+checks run as they do for a student; ``none`` runs the programs without a
+container. Set PYTEST_STAGES_TEST_BACKEND to choose.
 """
 
 RUN_TIMEOUT = 120  # seconds for one pytest run in a subprocess

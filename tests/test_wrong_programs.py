@@ -38,7 +38,7 @@ WRONG_PROGRAMS = [
         "prints_something_else.sh",
         stage=1,
         summary="The command's output did not appear on stdout.",
-        hint=["The command is everything after the image name", "argv[3]"],
+        hint=["called as `run IMAGE COMMAND [ARG...]`", "run COMMAND"],
     ),
     WrongProgram(
         "joins_arguments.sh",
