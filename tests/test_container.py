@@ -90,10 +90,8 @@ class SessionRunner:
     explorer_in_image: str | None = None
     marker: str = field(default_factory=lambda: f"leak-marker-{secrets.token_hex(8)}")
 
-    def start(
-        self, script: str, *, interrupt_timeout: float = 30, **popen
-    ) -> subprocess.Popen:
-        """Start a session that runs the Python script; return the driver process."""
+    def command_line(self, script: str, interrupt_timeout: float = 30) -> list[str]:
+        """Return the driver's command line for a session running the script."""
         args = {
             "backend": self.backend,
             "image": self.image,
@@ -110,13 +108,16 @@ class SessionRunner:
                 "PYTHONUNBUFFERED": "1",
             },
         }
+        return [*self.driver, json.dumps(args)]
+
+    def start(self, script: str, *, interrupt_timeout: float = 30) -> subprocess.Popen:
+        """Start a session that runs the Python script; return the driver process."""
         return subprocess.Popen(
-            [*self.driver, json.dumps(args)],
+            self.command_line(script, interrupt_timeout),
             env=self.driver_env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            **popen,
         )
 
     def run(self, script: str, **options) -> subprocess.CompletedProcess:
@@ -553,4 +554,35 @@ def test_interrupt_timeout_kills(runner: SessionRunner):
 
     assert process.returncode == 128 + signal.SIGKILL
     assert time.monotonic() - started < 20
+    _assert_no_leaks(runner, before)
+
+
+COUNT_INTERRUPTS = """
+import signal, sys, time
+received = []
+signal.signal(signal.SIGINT, lambda number, frame: received.append(number))
+print("ready", flush=True)
+deadline = time.monotonic() + 3
+while time.monotonic() < deadline and not received:
+    time.sleep(0.05)
+time.sleep(1)  # a forwarded copy of the signal would arrive in this second
+print(f"interrupts {len(received)}", flush=True)
+"""
+
+
+def test_terminal_ctrl_c_delivered_once(runner: SessionRunner):
+    pexpect = pytest.importorskip("pexpect")
+    before = runner.snapshot()
+    command = runner.command_line(COUNT_INTERRUPTS)
+    terminal = pexpect.spawn(command[0], command[1:], env=runner.driver_env, timeout=60)
+
+    terminal.expect("ready")
+    terminal.sendintr()
+    terminal.expect(r"interrupts (\d+)")
+    count = int(terminal.match.group(1))
+    terminal.expect(pexpect.EOF)
+    terminal.close()
+
+    assert count == 1
+    assert terminal.exitstatus == 0
     _assert_no_leaks(runner, before)

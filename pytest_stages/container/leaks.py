@@ -8,9 +8,16 @@ from dataclasses import dataclass
 
 from .session import SESSION_DIR_PREFIX
 
-# Mount points of container runtimes that other programs on the host may use
-# while a session runs; their mounts come and go on their own.
-_OTHER_RUNTIME_MOUNTS = ("/var/lib/docker/", "/run/docker/", "/var/lib/containers/")
+# Mount points of container runtimes, whose mounts come and go with the
+# containers of other programs on the host. A container that the docker backend
+# leaves running still shows up as a process with the marker.
+_OTHER_RUNTIME_MOUNTS = (
+    "/var/lib/docker/",
+    "/run/docker/",
+    "/var/lib/containers/",
+    "/var/lib/pytest-stages-dockerd/",
+    "/run/pytest-stages-dockerd/",
+)
 
 
 @dataclass(frozen=True)

@@ -104,9 +104,11 @@ def remount_read_only(skip: tuple[str, ...] = ("/proc",)) -> None:
         flags = MS_BIND | MS_REMOUNT | MS_RDONLY | point.flags
         try:
             mount(None, point.path, None, flags)
-        except FileNotFoundError:
-            # A mount under a path that was deleted on the host; nothing can
-            # reach it by name, so it cannot be written through either.
+        except (FileNotFoundError, PermissionError):
+            # A mount under a deleted path, or, in a user namespace, under a
+            # folder the user may not search (such as another runtime's
+            # /var/lib/docker). The session cannot reach it by name either, so
+            # it cannot write through it.
             continue
 
 
