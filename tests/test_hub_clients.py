@@ -301,6 +301,26 @@ def test_docker_export_matches_view(docker_engine, trusted_hub, tmp_path):
     assert motd == view["etc/motd"].content
 
 
+def test_docker_run_explorer(docker_engine, trusted_hub):
+    image = f"127.0.0.1:{trusted_hub.port}/library/ubuntu:latest"
+    docker_engine.run("pull", image, timeout=TIMEOUT)
+
+    result = docker_engine.run(
+        "run",
+        "--rm",
+        "--network=none",
+        image,
+        "/bin/cat",
+        "/etc/marker",
+        timeout=TIMEOUT,
+    )
+
+    expected = trusted_hub.store.expected_file(
+        "library/ubuntu", "latest", "/etc/marker"
+    )
+    assert result.stdout.encode() == expected
+
+
 def test_docker_pull_without_library(docker_engine, trusted_hub):
     result = docker_engine.run(
         "pull",
