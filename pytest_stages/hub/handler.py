@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import manifests as m
 from .faults import Fault
-from .tokens import Access, TokenError, grants, parse_scope
+from .tokens import DEFAULT_LIFETIME, Access, TokenError, grants, parse_scope
 
 logger = logging.getLogger("pytest_stages.hub")
 
@@ -154,7 +154,7 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def _token(self) -> None:
         if self.url_path != "/token":
-            self._json_error(404, "NOT_FOUND", "the token service answers /token only")
+            self._json_error(404, "NOT_FOUND", "the token service serves /token only")
             return
         service = self.query.get("service", [""])[0]
         if service and service != self.hub.tokens.service:
@@ -170,7 +170,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                         a for a in requested.actions if a in self.hub.token_actions
                     )
                     access.append(Access(requested.type, requested.name, actions))
-        lifetime = 300.0
+        lifetime = float(DEFAULT_LIFETIME)
         fault = self.hub.faults.take("token-expiry")
         if fault is not None:
             lifetime = fault.seconds
