@@ -8,16 +8,13 @@ from dataclasses import dataclass
 
 from .session import SESSION_DIR_PREFIX
 
-# Mount points of container runtimes, whose mounts come and go with the
-# containers of other programs on the host. A container that the docker backend
-# leaves running still shows up as a process with the marker.
-_OTHER_RUNTIME_MOUNTS = (
-    "/var/lib/docker/",
-    "/run/docker/",
-    "/var/lib/containers/",
-    "/var/lib/pytest-stages-dockerd/",
-    "/run/pytest-stages-dockerd/",
-)
+# Mounts of container runtimes come and go with the containers of other
+# programs on the host, so mount points under their folders are left out: any
+# path with "docker" in it (/var/lib/docker, a test daemon's data root) and
+# Podman's. A container that the docker backend leaves running still shows up
+# as a process with the marker.
+_RUNTIME_MOUNT_WORD = "docker"
+_RUNTIME_MOUNT_FOLDERS = ("/var/lib/containers/", "/run/containers/", "/run/netns/")
 
 
 @dataclass(frozen=True)
@@ -72,7 +69,9 @@ def _host_mounts() -> list[str]:
     with open("/proc/self/mountinfo") as file:
         for line in file:
             mount_point = line.split()[4] + "/"
-            if not mount_point.startswith(_OTHER_RUNTIME_MOUNTS):
+            if _RUNTIME_MOUNT_WORD in mount_point:
+                continue
+            if not mount_point.startswith(_RUNTIME_MOUNT_FOLDERS):
                 lines.append(line.rstrip("\n"))
     return lines
 
