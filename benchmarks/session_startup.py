@@ -9,8 +9,8 @@ command runs, minus the same command run without a container. The leak count
 runs commands that exit, leave processes behind, crash after mounting /proc in
 a chroot, and hang until interrupted, then counts the processes, mounts and
 session folders left on the host: all must be zero. The userns backend runs as
-an unprivileged user made for it; docker uses the test image of
-docker/local_image.py and starts a daemon when none is running.
+an unprivileged user made for it. The docker backend uses the test image of
+docker/local_image.py, which starts a daemon when none is running.
 """
 
 from __future__ import annotations

@@ -78,14 +78,14 @@ def _unavailable_reason(name: str) -> str | None:
 
 
 def _make_backend(name: str, requested: str, image: str | None) -> Backend:
-    how = "requested" if requested == name else "picked automatically"
+    choice = "requested" if requested == name else "picked automatically"
     if name == "root":
-        return RootBackend(f"root: {how}, running as root on Linux")
+        return RootBackend(f"root: {choice}, running as root on Linux")
     if name == "userns":
-        why = "not root, unprivileged user namespaces work"
-        return UserNamespaceBackend(f"userns: {how}, {why}")
+        condition = "not root, unprivileged user namespaces work"
+        return UserNamespaceBackend(f"userns: {choice}, {condition}")
     backend = ContainerBackend(name, "", image=image)
-    backend.reason = f"{name}: {how}, image {backend.image}"
+    backend.reason = f"{name}: {choice}, image {backend.image}"
     return backend
 
 

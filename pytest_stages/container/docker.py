@@ -69,11 +69,13 @@ class ContainerBackend:
         argv = [self.name, "run", "--rm", "-i", "--init", "--name", container_name]
         if sys.stdin.isatty():
             argv.append("-t")
+
         argv += ["--pull", "never", "--network", "none", "--cap-add", "SYS_ADMIN"]
         # Setting lo up in the session's own network namespace needs NET_ADMIN.
         argv += ["--cap-add", "NET_ADMIN"]
         argv += ["--security-opt", "seccomp=unconfined"]
         argv += ["--security-opt", "apparmor=unconfined"]
+
         argv += ["-v", f"{program_dir}:{program_dir}", "-w", program_dir]
         caches = self._mounted_caches(spec)
         for path in caches:
@@ -81,6 +83,8 @@ class ContainerBackend:
         for key, value in spec.env.items():
             argv += ["-e", f"{key}={value}"]
         argv += ["-e", f"PYTEST_STAGES_OUTER_BACKEND={self.name}", self.image]
+
+        # The command inside: the root backend, nested in the container.
         argv += [
             _CONTAINER_PYTHON,
             "-m",
