@@ -71,6 +71,10 @@ class ReportWriter:
         self.path = _report_path(config)
         self.started = time.time()
         self.crash: dict[int, str] = {}
+        self.interrupted = False
+
+    def pytest_keyboard_interrupt(self) -> None:
+        self.interrupted = True
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Keep the crash line of a failed check that raised no ``CheckFailed``."""
@@ -99,6 +103,7 @@ class ReportWriter:
             finished=time.time(),
             exit_status=int(exitstatus),
             crash=self.crash,
+            interrupted=self.interrupted,
         )
         write_atomically(self.path, report)
 
@@ -156,10 +161,11 @@ def build_report(
     finished: float,
     exit_status: int,
     crash: dict[int, str] | None = None,
+    interrupted: bool = False,
 ) -> dict[str, Any]:
     """Return the report of a run as a JSON-ready dict, one entry per known stage."""
     settings = state.settings
-    interrupted = exit_status == pytest.ExitCode.INTERRUPTED
+    interrupted = interrupted or exit_status == pytest.ExitCode.INTERRUPTED
     entries = [
         _stage_entry(stage, state.outcomes.get(stage.number), points, crash or {})
         for stage in stages
@@ -190,11 +196,21 @@ def build_report(
         "duration": round(finished - started, 3),
         "exit_status": exit_status,
         "interrupted": interrupted,
-        "outcome": "passed" if exit_status == 0 else "failed",
+        "outcome": "passed"
+        if _all_passed(state, exit_status, interrupted)
+        else "failed",
         "highest_stage_passed": max(passed) if passed else None,
         "points": {"earned": earned, "possible": possible},
         "stages": entries,
     }
+
+
+def _all_passed(state: GradingState, exit_status: int, interrupted: bool) -> bool:
+    if exit_status != 0 or interrupted:
+        return False
+    # A stage whose checks were all deselected (pytest -k) is skipped, not failed.
+    statuses = {outcome.status for outcome in state.outcomes.values()}
+    return statuses <= {"passed", "skipped"}
 
 
 def _stage_entry(

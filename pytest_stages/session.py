@@ -18,6 +18,13 @@ from pytest_stages.stage import Stage
 INSIDE_VARIABLE = "PYTEST_STAGES_INSIDE"
 REASON_VARIABLE = "PYTEST_STAGES_BACKEND_REASON"
 EXPLORER_INSIDE = "/usr/local/bin/docker-explorer"
+# `python3 -m pytest` would put the student's folder first on sys.path, where
+# a file named pytest.py would replace pytest in the inner session.
+INNER_PYTEST = (
+    sys.executable,
+    "-c",
+    "import sys; del sys.path[0]; import pytest; sys.exit(pytest.console_main())",
+)
 
 
 def run_outside(config: pytest.Config) -> int | None:
@@ -40,9 +47,7 @@ def run_outside(config: pytest.Config) -> int | None:
     except container.NoBackendError as error:
         raise pytest.UsageError(str(error)) from None
     command = [
-        sys.executable,
-        "-m",
-        "pytest",
+        *INNER_PYTEST,
         *config.invocation_params.args,
         f"--stages-seed={settings.seed}",
     ]

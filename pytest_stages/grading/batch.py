@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -83,7 +83,7 @@ def grade_class(settings: GradeSettings) -> Table:
     processes.become_subreaper()
     for folder in ("logs", "reports"):
         (settings.out / folder).mkdir(parents=True, exist_ok=True)
-    inifile = settings.inifile or _empty_inifile(settings.out)
+    inifile = _inifile_text(settings.inifile)
     with ThreadPoolExecutor(max_workers=settings.jobs) as pool:
         rows = list(
             pool.map(lambda name: grade_submission(settings, name, inifile), students)
@@ -111,13 +111,13 @@ def _reap_orphans() -> None:
             return
 
 
-def _empty_inifile(out: Path) -> Path:
-    path = out / "pytest.ini"
-    path.write_text("[pytest]\n", encoding="utf-8")
-    return path
+def _inifile_text(inifile: Path | None) -> str:
+    if inifile is None:
+        return "[pytest]\n"
+    return inifile.read_text(encoding="utf-8")
 
 
-def grade_submission(settings: GradeSettings, student: str, inifile: Path) -> Row:
+def grade_submission(settings: GradeSettings, student: str, inifile: str) -> Row:
     """Grade one student's folder and return its row.
 
     The student's faults (no program, a crash, a hang) become the row's status.
@@ -159,12 +159,17 @@ class _Run:
 
 
 def _run_pytest(
-    settings: GradeSettings, student: str, program: str, inifile: Path
+    settings: GradeSettings, student: str, program: str, inifile: str
 ) -> Row:
     log_path = (settings.out / "logs" / f"{student}.log").resolve()
     report_path = (settings.out / "reports" / student / "report.json").resolve()
-    report_path.unlink(missing_ok=True)
-    report_path.parent.mkdir(parents=True, exist_ok=True)
+    # The session container makes the report's folder writable and hides the
+    # host's /tmp, so the run's ini file and temporary folder go there too.
+    run_folder = report_path.parent
+    shutil.rmtree(run_folder, ignore_errors=True)
+    temporary = run_folder / "tmp"
+    temporary.mkdir(parents=True)
+    (run_folder / "pytest.ini").write_text(inifile, encoding="utf-8")
     run = _Run(student, log_path, report_path)
     argv = [
         sys.executable,
@@ -173,7 +178,7 @@ def _run_pytest(
         f"--stage={settings.stage}",
         f"--program=./{program}",
         f"--stages-report={report_path}",
-        f"-c={inifile.resolve()}",
+        f"-c={run_folder / 'pytest.ini'}",
         f"--rootdir={(settings.submissions / student).resolve()}",
         # A student's conftest.py could change the results, and the cache
         # would write into the student's folder.
@@ -182,8 +187,10 @@ def _run_pytest(
         "no:cacheprovider",
         *settings.pytest_args,
     ]
-    with tempfile.TemporaryDirectory(prefix=f"pytest-stages-{student}-") as temporary:
-        _execute(settings, run, argv, Path(temporary))
+    try:
+        _execute(settings, run, argv, temporary)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
     return _row(run, time.monotonic() - run.started, settings.time_limit)
 
 
@@ -220,16 +227,33 @@ def _execute(
 
 
 def _stop(process: subprocess.Popen) -> int:
-    """Interrupt a run so that it writes its report, then kill what is left of it."""
-    _signal_group(process.pid, signal.SIGINT)
-    # The student's program runs in a session of its own, out of reach of the
-    # group's SIGINT, and pytest does not kill it on an interrupt.
-    processes.kill_all(processes.children_of(process.pid))
-    try:
-        return process.wait(timeout=INTERRUPT_GRACE)
-    except subprocess.TimeoutExpired:
+    """Interrupt a run so that it writes its report, then kill what is left of it.
+
+    SIGINT goes to the outer pytest only, because the session container passes
+    it on to the pytest inside, and a second SIGINT would interrupt the writing
+    of the report.
+    """
+    tree = processes.descendants({process.pid})
+    _signal(process.pid, signal.SIGINT)
+    deadline = time.monotonic() + INTERRUPT_GRACE
+    while process.poll() is None and time.monotonic() < deadline:
+        # Processes started after the SIGINT, or re-parented, join the tree.
+        tree |= processes.descendants({process.pid})
+        time.sleep(0.1)
+    tree |= processes.descendants({process.pid})
+    # NOTE: once pytest has exited, its leftover processes are found only by
+    # their IDs in this snapshot; an ID reused in between would be killed too.
+    processes.kill_all(tree - {process.pid})
+    if process.poll() is None:
         processes.kill_all({process.pid}, spare={process.pid})
-        return process.wait()
+    return process.wait()
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass  # Ended already.
 
 
 def _kill_group(pid: int) -> None:
