@@ -196,8 +196,9 @@ def baseline_seconds(python: list[str], runs: int) -> float:
 def drivers(backends: list[str]) -> Iterator[list[Driver]]:
     """Yield a Driver for each backend that can run here."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    result = []
+    result: list[Driver] = []
     with contextlib.ExitStack() as stack:
+        stack.callback(_remove_folders, result)
         if "root" in backends:
             result.append(Driver("root", [sys.executable], env, None))
         if "userns" in backends:
@@ -208,9 +209,12 @@ def drivers(backends: list[str]) -> Iterator[list[Driver]]:
             docker_env = dict(docker_env, PYTHONPATH=str(REPO))
             result.append(Driver("docker", [sys.executable], docker_env, image))
         yield result
-        for driver in result:
-            shutil.rmtree(driver.program_dir, ignore_errors=True)
-            shutil.rmtree(driver.temp_dir, ignore_errors=True)
+
+
+def _remove_folders(drivers: list[Driver]) -> None:
+    for driver in drivers:
+        shutil.rmtree(driver.program_dir, ignore_errors=True)
+        shutil.rmtree(driver.temp_dir, ignore_errors=True)
 
 
 @contextlib.contextmanager

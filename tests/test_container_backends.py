@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -135,7 +136,7 @@ def test_root_run_returns_exit_status(tmp_path):
 
 @linux_root
 def test_missing_command_names_step(tmp_path, monkeypatch):
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     backend = select_backend("root")
     spec = SessionSpec(command=["no-such-command-here"], program_dir=tmp_path)
 
@@ -175,7 +176,8 @@ def test_main_reports_setup_error(tmp_path, capfd):
 
 
 def test_missing_explorer_leaves_no_folder(tmp_path, monkeypatch):
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    # tempfile reads TMPDIR once and keeps the result in tempfile.tempdir.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     spec = SessionSpec(
         command=["true"], program_dir=tmp_path, explorer=tmp_path / "no-explorer"
     )
@@ -191,7 +193,7 @@ def test_missing_explorer_leaves_no_folder(tmp_path, monkeypatch):
     [("/tmp/outer-tmp", True), ("/var/tmp", True), ("/opt/outer-tmp", False)],
 )
 def test_tmpdir_kept_only_when_writable(tmp_path, monkeypatch, tmpdir, kept):
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     files = prepare_session_dir(SessionSpec(command=["true"], program_dir=tmp_path))
     monkeypatch.setenv("TMPDIR", tmpdir)
 
@@ -203,7 +205,7 @@ def test_tmpdir_kept_only_when_writable(tmp_path, monkeypatch, tmpdir, kept):
 
 
 def test_hosts_file_puts_hub_first(tmp_path, monkeypatch):
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     spec = SessionSpec(["true"], tmp_path, hub_hosts=["registry-1.docker.io"])
 
     hosts = prepare_session_dir(spec).hosts.read_text().splitlines()
