@@ -20,7 +20,6 @@ logger = logging.getLogger("pytest_stages.hub")
 
 RATE_LIMIT = 100
 RATE_LIMIT_WINDOW = 21600
-CHUNK_SIZE = 256 * 1024
 API_VERSION_HEADER = ("Docker-Distribution-Api-Version", "registry/2.0")
 _NAME = (
     r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
@@ -60,6 +59,9 @@ class RequestHandler(BaseHTTPRequestHandler):
     server_version = "pytest-stages-hub"
     # Seconds an idle keep-alive connection may hold a thread.
     timeout = 60
+    # A request line that fails to parse is answered by http.server's
+    # send_error before _serve runs; such answers are logged, not recorded.
+    recorded = True
 
     def do_GET(self) -> None:
         self._serve()
@@ -376,14 +378,11 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _copy_file(self, path, start: int, length: int) -> None:
+        # socket.sendfile copies in the kernel (os.sendfile) on a plain socket
+        # and falls back to a read and send loop on a TLS socket.
+        self.wfile.flush()
         with open(path, "rb") as blob:
-            blob.seek(start)
-            while length > 0:
-                chunk = blob.read(min(CHUNK_SIZE, length))
-                if not chunk:
-                    break
-                self.wfile.write(chunk)
-                length -= len(chunk)
+            self.connection.sendfile(blob, offset=start, count=length)
 
     # Responses
 
