@@ -53,7 +53,7 @@ def test_command_is_pid_1(program, image, explorer) -> None:
 
 def test_outside_processes_are_invisible(program, image, explorer) -> None:
     """Hides the processes outside the command's namespace."""
-    outsider = subprocess.Popen(["sleep", "60"])
+    outsider = subprocess.Popen([explorer, "sleep", "60"])
     try:
         result = program.run(image, [explorer, "pid_exists", str(outsider.pid)])
     finally:

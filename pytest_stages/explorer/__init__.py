@@ -16,6 +16,7 @@ __all__ = ["EXPLORER_SOURCE", "ExplorerBuildError", "build_explorer"]
 EXPLORER_SOURCE = Path(__file__).with_name("explorer.c")
 
 CACHE_ENV = "PYTEST_STAGES_CACHE"
+PREBUILT_ENV = "PYTEST_STAGES_EXPLORER"
 COMPILER_NAMES = ("cc", "gcc", "clang", "musl-gcc")
 COMPILE_FLAGS = ("-static", "-O2")
 COMPILE_TIMEOUT = 300  # seconds; a cold compiler on a slow CI machine
@@ -49,7 +50,17 @@ def build_explorer(cache_dir: Path | None = None) -> Path:
 
     The file name contains a hash of the source, the compiler's `--version`
     output and the machine type, so a change to any of them builds anew.
+    `$PYTEST_STAGES_EXPLORER` names a prebuilt binary to use instead, for
+    images that ship one and no compiler.
     """
+    prebuilt = os.environ.get(PREBUILT_ENV)
+    if prebuilt:
+        if not os.access(prebuilt, os.X_OK) or not os.path.isfile(prebuilt):
+            raise ExplorerBuildError(
+                f"{PREBUILT_ENV}={prebuilt} is not an executable file. Point it at "
+                "a docker-explorer binary, or unset it to build one."
+            )
+        return Path(prebuilt)
     compiler = _find_compiler()
     directory = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
     key = _cache_key(EXPLORER_SOURCE.read_bytes(), _compiler_version(compiler))
