@@ -985,3 +985,23 @@ def test_unwritable_cache_dir(tmp_path: Path) -> None:
     message = str(caught.value)
     assert str(blocker / "cache") in message
     assert "PYTEST_STAGES_CACHE" in message
+
+
+def test_prebuilt_explorer_used_without_compiler(
+    explorer: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTEST_STAGES_EXPLORER", str(explorer))
+    monkeypatch.setenv("CC", "/nonexistent/cc")
+
+    assert build_explorer() == explorer
+
+
+def test_prebuilt_explorer_must_be_executable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    not_executable = tmp_path / "docker-explorer"
+    not_executable.write_text("")
+    monkeypatch.setenv("PYTEST_STAGES_EXPLORER", str(not_executable))
+
+    with pytest.raises(ExplorerBuildError, match="is not an executable file"):
+        build_explorer()
