@@ -27,8 +27,16 @@ IMAGE_REPOSITORY = "pytest-stages-test"
 PYTHON = "/usr/bin/python3.11"
 PYTHON_LIB = "/usr/lib/python3.11"
 BUSYBOX = "/bin/busybox"
-# Pure-Python packages that `import pytest_stages` needs.
-SITE_PACKAGES = ("pexpect", "ptyprocess")
+# The packages a graded session needs: pytest, the plugin's dependencies and
+# theirs, as folders and files of this machine's site-packages. Their
+# dist-info folders come along, because pytest finds plugins by entry point.
+SITE_PACKAGES = (
+    "pexpect", "ptyprocess", "pytest", "_pytest", "py", "pluggy", "iniconfig",
+    "packaging", "pygments", "requests", "urllib3", "idna", "certifi",
+    "charset_normalizer", "cryptography", "cffi", "pycparser",
+)  # fmt: skip
+# The image ships a prebuilt explorer, so it needs no C compiler.
+EXPLORER_IN_IMAGE = "/usr/local/lib/pytest-stages/docker-explorer"
 IMAGE_FILE = "/etc/pytest-stages-image-file"
 DAEMON_ROOT = Path("/var/lib/pytest-stages-dockerd")
 DAEMON_RUN = Path("/run/pytest-stages-dockerd")
@@ -118,21 +126,47 @@ def _image_inputs() -> list[tuple[str, str]]:
     for root, dirs, files in os.walk(PYTHON_LIB):
         dirs[:] = [d for d in dirs if d not in ("test", "__pycache__", "idlelib")]
         entries += [(os.path.join(root, f), os.path.join(root, f)) for f in files]
-    for package in SITE_PACKAGES:
-        for root, dirs, files in os.walk(host_site / package):
-            dirs[:] = [d for d in dirs if d != "__pycache__"]
-            for name in files:
-                path = os.path.join(root, name)
-                entries.append((path, f"{site}/{os.path.relpath(path, host_site)}"))
-    source = REPO / "pytest_stages"
-    for path in sorted(source.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            entries.append((str(path), f"{site}/{path.relative_to(REPO)}"))
+    for path in _site_package_files(host_site):
+        entries.append((path, f"{site}/{os.path.relpath(path, host_site)}"))
+    for package in ("pytest_stages", "stages", "solution"):
+        for path in sorted((REPO / package).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                entries.append((str(path), f"{site}/{path.relative_to(REPO)}"))
+    entries.append((str(_explorer()), EXPLORER_IN_IMAGE))
     binaries = [PYTHON] + [h for h, _ in entries if h.endswith(".so")]
     for library in sorted(_shared_libraries(binaries)):
         real_dir = os.path.realpath(os.path.dirname(library))
         entries.append((library, f"{real_dir}/{os.path.basename(library)}"))
     return entries
+
+
+def _site_package_files(host_site: Path) -> list[str]:
+    """Return the files of SITE_PACKAGES, their dist-info folders and the plugin's."""
+    names = [*SITE_PACKAGES, "_cffi_backend"]
+    tops = [
+        path
+        for path in sorted(host_site.iterdir())
+        if path.name.split(".")[0].split("-")[0] in names
+        or path.name.startswith("pytest_stages-")
+    ]
+    files = []
+    for top in tops:
+        if top.is_file():
+            files.append(str(top))
+            continue
+        for root, dirs, names_in_root in os.walk(top):
+            dirs[:] = [d for d in dirs if d != "__pycache__"]
+            files += [os.path.join(root, name) for name in names_in_root]
+    # An editable install adds a path hook in a .pth file, which is not copied;
+    # its direct_url.json would then point at a folder the image lacks.
+    return [path for path in files if not path.endswith("direct_url.json")]
+
+
+def _explorer() -> Path:
+    sys.path.insert(0, str(REPO))
+    from pytest_stages.explorer import build_explorer
+
+    return build_explorer()
 
 
 def _image_tag(entries: list[tuple[str, str]]) -> str:
@@ -191,7 +225,16 @@ def build_test_image(env: dict[str, str]) -> str:
     if found.returncode == 0:
         return tag
     importer = subprocess.Popen(
-        ["docker", "import", "-c", "ENV PATH=/usr/local/bin:/usr/bin:/bin", "-", tag],
+        [
+            "docker",
+            "import",
+            "-c",
+            "ENV PATH=/usr/local/bin:/usr/bin:/bin",
+            "-c",
+            f"ENV PYTEST_STAGES_EXPLORER={EXPLORER_IN_IMAGE}",
+            "-",
+            tag,
+        ],  # fmt: skip
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         env=env,
