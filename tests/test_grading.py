@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -212,16 +214,19 @@ def test_grade_hanging_program_row(graded) -> None:
     assert report["interrupted"] is True
 
 
-def test_grade_kills_hanging_processes(graded) -> None:
-    links = processes.parent_links()
+def hanging_processes() -> list[bytes]:
+    """Return the command lines of the processes that hangs.sh started."""
     commands = []
-    for pid in links:
+    for pid in processes.parent_links():
         try:
             commands.append(Path(f"/proc/{pid}/cmdline").read_bytes())
         except OSError:
-            continue
+            continue  # The process ended while it was read.
+    return [command for command in commands if HANG_MARKER.encode() in command]
 
-    assert not [command for command in commands if HANG_MARKER.encode() in command]
+
+def test_grade_kills_hanging_processes(graded) -> None:
+    assert not hanging_processes()
 
 
 def test_grade_caps_flooding_log(graded) -> None:
@@ -393,3 +398,31 @@ def test_parse_shard_invalid(text: str) -> None:
 def test_parse_shard_valid() -> None:
     assert parse_shard("2/3") == Shard(2, 3)
     assert str(parse_shard(" 3/3 ")) == "3/3"
+
+
+def test_grade_interrupt_ends_runs(tmp_path: Path, grading_env: dict[str, str]) -> None:
+    submissions = tmp_path / "submissions"
+    for student in ("first", "second", "third"):
+        install(
+            submissions / student,
+            "your_program.sh",
+            (PROGRAMS / "hangs.sh").read_text(),
+        )
+    command = grade_command(submissions, tmp_path / "out", "--jobs", "2")
+    process = subprocess.Popen(
+        command,
+        env=grading_env,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A SIGINT that this test's own process group ignores must still arrive.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    time.sleep(5)
+
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 130
+    assert "no table was written" in stderr
+    assert not (tmp_path / "out" / "grades.json").exists()
+    assert not hanging_processes()

@@ -38,6 +38,8 @@ INTERRUPT_GRACE = 5.0
 _BOOTSTRAP = (
     "import sys; del sys.path[0]; import pytest; sys.exit(pytest.console_main())"
 )
+_RUNNING: set[subprocess.Popen] = set()
+"""The pytest runs under way, for ending them when the grading is interrupted."""
 # Exit statuses of pytest that mean it graded the program: all checks passed,
 # or some failed.
 _GRADED_EXIT_STATUSES = (0, 1)
@@ -75,7 +77,11 @@ def grade_class(settings: GradeSettings) -> Table:
     Each student's row is independent of the others': a program that hangs,
     floods its output or crashes pytest only marks its own row.
     """
-    students = list_students(settings.submissions)
+    students = [
+        name
+        for name in list_students(settings.submissions)
+        if (settings.submissions / name).resolve() != settings.out.resolve()
+    ]
     if settings.shard is not None:
         students = select_shard(students, settings.shard)
     # Processes that a killed pytest run leaves behind are re-parented to
@@ -84,10 +90,18 @@ def grade_class(settings: GradeSettings) -> Table:
     for folder in ("logs", "reports"):
         (settings.out / folder).mkdir(parents=True, exist_ok=True)
     inifile = _inifile_text(settings.inifile)
-    with ThreadPoolExecutor(max_workers=settings.jobs) as pool:
+    pool = ThreadPoolExecutor(max_workers=settings.jobs)
+    try:
         rows = list(
             pool.map(lambda name: grade_submission(settings, name, inifile), students)
         )
+    except BaseException:
+        # Ctrl-C: grade no more folders, and end the runs under way.
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in list(_RUNNING):
+            processes.kill_all({process.pid}, spare={process.pid})
+        raise
+    pool.shutdown()
     _reap_orphans()
     return Table(
         stage=settings.stage,
@@ -214,6 +228,7 @@ def _execute(
             target=_copy_capped, args=(process.stdout, log), daemon=True
         )
         copier.start()
+        _RUNNING.add(process)
         try:
             run.exit_status = process.wait(timeout=settings.time_limit)
         except subprocess.TimeoutExpired:
@@ -223,6 +238,7 @@ def _execute(
             if process.poll() is None:
                 _stop(process)
             _kill_group(process.pid)
+            _RUNNING.discard(process)
         copier.join(timeout=5)
 
 

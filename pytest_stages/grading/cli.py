@@ -28,6 +28,7 @@ EXIT_OK = 0
 EXIT_HARNESS_FAILED = 1
 """``grade``: the harness failed for some student; ``merge``: the tables do not merge."""
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,7 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     if parsed.command == "grade":
-        return _grade(parser, parsed, pytest_args)
+        try:
+            return _grade(parser, parsed, pytest_args)
+        except KeyboardInterrupt:
+            print("grade interrupted: no table was written", file=sys.stderr)
+            return EXIT_INTERRUPTED
     return _merge(parsed)
 
 
