@@ -126,7 +126,7 @@ def _image_inputs() -> list[tuple[str, str]]:
     for root, dirs, files in os.walk(PYTHON_LIB):
         dirs[:] = [d for d in dirs if d not in ("test", "__pycache__", "idlelib")]
         entries += [(os.path.join(root, f), os.path.join(root, f)) for f in files]
-    for path in _site_package_files(host_site):
+    for path in site_package_files(host_site):
         entries.append((path, f"{site}/{os.path.relpath(path, host_site)}"))
     for package in ("pytest_stages", "stages", "solution"):
         for path in sorted((REPO / package).rglob("*")):
@@ -140,7 +140,7 @@ def _image_inputs() -> list[tuple[str, str]]:
     return entries
 
 
-def _site_package_files(host_site: Path) -> list[str]:
+def site_package_files(host_site: Path) -> list[str]:
     """Return the files of SITE_PACKAGES, their dist-info folders and the plugin's."""
     names = [*SITE_PACKAGES, "_cffi_backend"]
     tops = [
@@ -148,6 +148,9 @@ def _site_package_files(host_site: Path) -> list[str]:
         for path in sorted(host_site.iterdir())
         if path.name.split(".")[0].split("-")[0] in names
         or path.name.startswith("pytest_stages-")
+        # Packages compiled with mypyc, such as charset_normalizer, keep a
+        # shared library of theirs at the top of site-packages.
+        or "__mypyc." in path.name
     ]
     files = []
     for top in tops:

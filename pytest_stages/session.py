@@ -17,6 +17,7 @@ from pytest_stages.stage import Stage
 
 INSIDE_VARIABLE = "PYTEST_STAGES_INSIDE"
 REASON_VARIABLE = "PYTEST_STAGES_BACKEND_REASON"
+OUTER_BACKEND_VARIABLE = "PYTEST_STAGES_OUTER_BACKEND"
 EXPLORER_INSIDE = "/usr/local/bin/docker-explorer"
 # `python3 -m pytest` would put the student's folder first on sys.path, where
 # a file named pytest.py would replace pytest in the inner session.
@@ -104,6 +105,9 @@ def prepare_inside(config: pytest.Config) -> GradingState:
     if backend:
         explorer = EXPLORER_INSIDE
         reason = os.environ.get(REASON_VARIABLE, "")
+        # The docker and podman backends build a root session inside their
+        # container; the header names the backend that was chosen.
+        backend = os.environ.get(OUTER_BACKEND_VARIABLE) or backend
     else:
         explorer = str(_build_explorer())
         backend = "none"

@@ -168,9 +168,19 @@ def user_site_packages() -> Iterator[Path]:
     """
     # Not under /tmp, which the session replaces with an empty one.
     folder = Path(tempfile.mkdtemp(prefix="container-test-site-", dir="/opt"))
-    for name in local_image.SITE_PACKAGES:
-        module = __import__(name)
-        shutil.copytree(Path(module.__file__).parent, folder / name)
+    host_site = Path(pytest.__file__).parent.parent
+    for path in local_image.site_package_files(host_site):
+        target = folder / os.path.relpath(path, host_site)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+    # The project too, because the test user may not be able to read this
+    # checkout.
+    for package in ("pytest_stages", "stages", "solution"):
+        shutil.copytree(
+            REPO / package,
+            folder / package,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
     subprocess.run(["chmod", "-R", "a+rX", str(folder)], check=True)
     yield folder
     shutil.rmtree(folder)
@@ -221,7 +231,7 @@ def runner(
             require_tool("setpriv")
             site = request.getfixturevalue("user_site_packages")
             host_parent = f"/home/{owner}"
-            env.update(PYTHONPATH=f"{REPO}:{site}", HOME=host_parent, USER=owner)
+            env.update(PYTHONPATH=str(site), HOME=host_parent, USER=owner)
             setpriv = [
                 "setpriv",
                 f"--reuid={owner}",
@@ -586,3 +596,83 @@ def test_terminal_ctrl_c_delivered_once(runner: SessionRunner):
     assert count == 1
     assert terminal.exitstatus == 0
     _assert_no_leaks(runner, before)
+
+
+# Grading the reference solution end to end, once per backend: the whole
+# pytest session moves into the session container, the hub answers inside, and
+# every stage passes.
+
+GRADED_SUMMARY = [
+    "stage 1  exec * passed *",
+    "stage 4  chroot * passed *",
+    "stage 5  pid-namespace * passed *",
+    "stage 6  registry-pull * passed *",
+]
+
+
+def _grade_solution(
+    command: list[str], folder: Path, env: dict[str, str], *options: str
+) -> subprocess.CompletedProcess:
+    shutil.copytree(REPO / "solution", folder / "solution")
+    subprocess.run(["chmod", "-R", "a+rX", str(folder)], check=True)
+    grading = [
+        "-m", "pytest", "--stage", "6", "-p", "no:cacheprovider",
+        "--program", "python3 -m solution", "--stages-seed", "7",
+    ]  # fmt: skip
+    return subprocess.run(
+        [*command, *grading, *options],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def _assert_graded(result: subprocess.CompletedProcess, backend: str) -> None:
+    output = pytest.LineMatcher(result.stdout.splitlines())
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    output.fnmatch_lines([f"stages: session container: {backend} *"])
+    output.fnmatch_lines(GRADED_SUMMARY)
+
+
+def test_root_grades_solution() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the root backend needs root")
+    with _owned_folder("/tmp", None) as folder:
+        result = _grade_solution([sys.executable], folder, dict(os.environ))
+
+    _assert_graded(result, "root")
+
+
+def test_userns_grades_solution(test_user: str, user_site_packages: Path) -> None:
+    require_tool("setpriv")
+    home = f"/home/{test_user}"
+    # python3 on PATH must find requests for the solution: the test user's
+    # Python gets the copied packages through PYTHONPATH.
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(user_site_packages),
+        HOME=home,
+        USER=test_user,
+        PATH=f"{Path(SYSTEM_PYTHON).parent}:/usr/sbin:/sbin:/bin",
+    )
+    setpriv = ["setpriv", f"--reuid={test_user}", f"--regid={test_user}"]
+    with _owned_folder("/tmp", test_user) as folder:
+        result = _grade_solution(
+            [*setpriv, "--clear-groups", SYSTEM_PYTHON], folder, env
+        )
+
+    _assert_graded(result, "userns")
+
+
+def test_docker_grades_solution(docker_image: tuple[str, dict[str, str]]) -> None:
+    image, docker_env = docker_image
+    env = dict(docker_env, PYTEST_STAGES_IMAGE=image)
+    with _owned_folder("/tmp", None) as folder:
+        result = _grade_solution(
+            [sys.executable], folder, env, "--stages-backend", "docker"
+        )
+
+    _assert_graded(result, "docker")
