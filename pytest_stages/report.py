@@ -72,6 +72,7 @@ class ReportWriter:
         self.started = time.time()
         self.crash: dict[int, str] = {}
         self.interrupted = False
+        self.write_error: str | None = None
 
     def pytest_keyboard_interrupt(self) -> None:
         self.interrupted = True
@@ -86,7 +87,13 @@ class ReportWriter:
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter) -> None:  # noqa: ANN001
         terminalreporter.write_line(points_line(self.state, self.points), bold=True)
-        if self.path:
+        if self.write_error:
+            terminalreporter.write_line(
+                f"stages: the JSON report cannot be written to {self.path}: "
+                f"{self.write_error}",
+                red=True,
+            )
+        elif self.path:
             terminalreporter.write_line(f"stages: JSON report written to {self.path}")
 
     @pytest.hookimpl(trylast=True)
@@ -105,7 +112,11 @@ class ReportWriter:
             crash=self.crash,
             interrupted=self.interrupted,
         )
-        write_atomically(self.path, report)
+        try:
+            write_atomically(self.path, report)
+        except OSError as error:
+            self.write_error = str(error)
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
 
 def _report_path(config: pytest.Config) -> Path | None:
@@ -127,9 +138,16 @@ def output_folders(config: pytest.Config) -> list[Path]:
         paths.append((config.invocation_params.dir / xmlpath).resolve())
     folders = []
     for path in paths:
-        if path is not None:
+        if path is None:
+            continue
+        try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            folders.append(path.parent)
+        except OSError as error:
+            raise pytest.UsageError(
+                f"The folder of the report {path} cannot be created: {error}. "
+                "Give a path in a folder you can write to."
+            ) from None
+        folders.append(path.parent)
     return folders
 
 

@@ -203,3 +203,15 @@ def test_report_write_leaves_no_temporary(tmp_path: Path) -> None:
 
     assert json.loads(path.read_text(encoding="utf-8")) == {"a": 1}
     assert [entry.name for entry in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_report_unwritable_path(grader: Grader) -> None:
+    grader.install("runtime.sh")
+    (grader.path / "a_file").write_text("not a folder", encoding="utf-8")
+
+    result = grader.run("--stage", "1", "--stages-report", "a_file/report.json")
+
+    assert result.ret in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR)
+    output = result.stdout.str() + result.stderr.str()
+    assert "a_file/report.json" in output
+    assert "cannot be" in output
