@@ -258,7 +258,7 @@ def _stop(process: subprocess.Popen) -> int:
         time.sleep(0.1)
     tree |= processes.descendants({process.pid})
     # NOTE: once pytest has exited, its leftover processes are found only by
-    # their IDs in this snapshot; an ID reused in between would be killed too.
+    # their IDs in this snapshot. A process ID reused since then is killed too.
     processes.kill_all(tree - {process.pid})
     if process.poll() is None:
         processes.kill_all({process.pid}, spare={process.pid})
@@ -353,7 +353,7 @@ def _harness_error(run: _Run, report: dict[str, Any] | None) -> str:
         detail = errors[-1] if errors else ""
     except OSError:
         pass
-    what = f"pytest exited with status {run.exit_status}"
+    message = f"pytest exited with status {run.exit_status}"
     if report is None:
-        what += " and wrote no report"
-    return f"{what}: {detail}" if detail else what
+        message += " and wrote no report"
+    return f"{message}: {detail}" if detail else message
