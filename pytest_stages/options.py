@@ -44,6 +44,14 @@ POINTS_HELP = (
 )
 
 
+REGISTRIES = ("hub", "docker.io")
+REGISTRY_HELP = (
+    "where the registry stage pulls images from: hub (the registry embedded in "
+    "the session, offline; default) or docker.io (the real Docker Hub, which "
+    "needs the internet)"
+)
+
+
 def add_options(parser: pytest.Parser) -> None:
     """Register the plugin's options and ini keys."""
     group = parser.getgroup("stages", "grading with pytest-stages")
@@ -61,6 +69,8 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--stages-report", metavar="PATH", help=REPORT_HELP)
     parser.addini("stages_report", REPORT_HELP)
     parser.addini("stages_points", POINTS_HELP, type="linelist")
+    group.addoption("--registry", choices=REGISTRIES, help=REGISTRY_HELP)
+    parser.addini("stages_registry", REGISTRY_HELP)
 
 
 def is_grading_run(config: pytest.Config) -> bool:
@@ -82,6 +92,7 @@ class Settings:
     timeout: float
     seed: int
     backend: str
+    registry: str = "hub"
 
     @property
     def program_label(self) -> str:
@@ -100,6 +111,7 @@ def resolve_settings(config: pytest.Config) -> Settings:
         timeout=_timeout(config),
         seed=_seed(config),
         backend=_backend(config),
+        registry=_registry(config),
     )
 
 
@@ -148,6 +160,16 @@ def _backend(config: pytest.Config) -> str:
             f"choose one of {', '.join(BACKENDS)}."
         )
     return backend or "auto"
+
+
+def _registry(config: pytest.Config) -> str:
+    registry = config.getoption("registry") or config.getini("stages_registry")
+    if registry and registry not in REGISTRIES:
+        raise pytest.UsageError(
+            f"stages_registry = {registry!r} in the ini file is invalid: "
+            f"choose one of {', '.join(REGISTRIES)}."
+        )
+    return registry or "hub"
 
 
 def _seed(config: pytest.Config) -> int:

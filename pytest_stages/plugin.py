@@ -74,7 +74,7 @@ class _StagePlugin:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         # The hub answers under Docker Hub's names, which only the session
         # container maps to this machine, so without a container there is none.
-        if self.state.backend == "none":
+        if self.state.backend == "none" or self.state.settings.registry != "hub":
             return
         from pytest_stages.hubsession import start_session_hub
 
@@ -190,8 +190,20 @@ def image(stages_state: GradingState) -> str:
 
 
 @pytest.fixture
+def registry(stages_state: GradingState) -> str:
+    """Where images come from: ``hub`` or ``docker.io`` (``--registry``)."""
+    return stages_state.settings.registry
+
+
+@pytest.fixture
 def hub(stages_state: GradingState):  # noqa: ANN201
-    """The session's hub (``pytest_stages.hubsession.SessionHub``)."""
+    """The session's hub (``pytest_stages.hubsession.SessionHub``).
+
+    None with ``--registry docker.io``, where the real Docker Hub serves the
+    images.
+    """
+    if stages_state.settings.registry == "docker.io":
+        return None
     if stages_state.hub is None:
         pytest.fail(
             "This stage pulls images from the hub, which runs only inside the "

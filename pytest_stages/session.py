@@ -52,12 +52,16 @@ def run_outside(config: pytest.Config) -> int | None:
         *config.invocation_params.args,
         f"--stages-seed={settings.seed}",
     ]
+    real_docker_hub = settings.registry == "docker.io"
     spec = container.SessionSpec(
         command=command,
         program_dir=settings.program_dir,
         writable_paths=toolchain_caches() + report.output_folders(config),
         explorer=explorer,
         env={REASON_VARIABLE: backend.reason},
+        # The real Docker Hub needs the host's network and its own names.
+        host_network=real_docker_hub,
+        hub_hosts=[] if real_docker_hub else list(container.DOCKER_HUB_HOSTS),
     )
     try:
         return backend.run(spec)
@@ -186,7 +190,15 @@ class GradingState:
             f"(rerun with --stages-seed {settings.seed}), "
             f"timeout {settings.timeout:g} s per run",
             f"stages: session container: {self.backend} ({self.backend_reason})",
+            f"stages: registry: {self._registry_line()}",
         ]
+
+    def _registry_line(self) -> str:
+        if self.settings.registry == "docker.io":
+            return "the real Docker Hub (--registry docker.io), over the host's network"
+        if self.backend == "none":
+            return "none: the hub runs only in a session container"
+        return "the hub, answering as Docker Hub inside the session"
 
     def reason_not_run(self, stage: Stage) -> str | None:
         """Say why a check must not run, or return None when it may."""

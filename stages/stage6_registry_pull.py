@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 from pytest_stages import Stage, fail, load_instructions
 from pytest_stages.checks import describe_stdout, require_finished
 from pytest_stages.hub.tls import STORAGE_HOST, TOKEN_HOST
@@ -58,7 +60,17 @@ def _protocol_hint(log) -> str | None:  # noqa: ANN001
     return None
 
 
+# The top-level entries of the real alpine image on Docker Hub, for
+# --registry docker.io, where the content is not the hub's own.
+DOCKER_HUB_ALPINE_TOP_LEVEL = sorted(
+    "bin etc home lib media mnt opt root run sbin srv tmp usr var".split()
+)
+
+
 def _run_in_image(program, hub, image: str, command: list[str]):  # noqa: ANN001, ANN202
+    """Run the program; return its result and the requests the hub answered."""
+    if hub is None:  # --registry docker.io
+        return program.run(image, command), []
     hub.hub.clear_requests_log()
     result = program.run(image, command)
     return result, hub.hub.requests_log
@@ -71,6 +83,8 @@ def _listing_hint(got: list[str], hub, repository: str, tag: str, log) -> str | 
             ".wh.NAME in a layer deletes NAME from the layers below, and "
             ".wh..wh..opq empties its folder; neither stays in the result."
         )
+    if hub is None:
+        return None
     other = hub.store.expected_top_level(repository, tag, "linux/arm64")
     if got == other and got != hub.store.expected_top_level(repository, tag):
         return (
@@ -84,7 +98,10 @@ def _listing_hint(got: list[str], hub, repository: str, tag: str, log) -> str | 
 def _expect_listing(program, hub, image: str, repository: str, tag: str) -> None:  # noqa: ANN001
     result, log = _run_in_image(program, hub, image, ["/bin/sh", "-c", "/bin/ls /"])
     require_finished(result)
-    expected = hub.store.expected_top_level(repository, tag)
+    if hub is None:
+        expected = DOCKER_HUB_ALPINE_TOP_LEVEL
+    else:
+        expected = hub.store.expected_top_level(repository, tag)
     got = result.stdout_text.split()
     if [
         name for name in got if name not in RUNTIME_ENTRIES - set(expected)
@@ -106,16 +123,22 @@ def test_lists_the_image_root(program, hub) -> None:
 def test_pulls_a_named_tag(program, hub) -> None:
     """Pulls the tag it is given, not latest."""
     _expect_listing(program, hub, "alpine:3.20", "library/alpine", "3.20")
-    expected = hub.store.expected_file("library/alpine", "3.20", "/etc/motd").decode()
+    if hub is None:
+        # The real alpine:3.20 names its release, such as 3.20.3, in this file.
+        path, matches = "/etc/alpine-release", str.startswith
+        expected = "3.20."
+    else:
+        path, matches = "/etc/motd", str.__eq__
+        expected = hub.store.expected_file("library/alpine", "3.20", path).decode()
 
-    result, log = _run_in_image(program, hub, "alpine:3.20", ["/bin/cat", "/etc/motd"])
+    result, log = _run_in_image(program, hub, "alpine:3.20", ["/bin/cat", path])
 
     require_finished(result)
-    if result.stdout_text != expected:
+    if not matches(result.stdout_text, expected):
         fail(
             "A file of alpine:3.20 did not have that tag's content.",
             result=result,
-            expected=f"/etc/motd to read {expected!r}",
+            expected=f"{path} to read {expected!r}",
             actual=describe_stdout(result),
             hint=_protocol_hint(log)
             or "Ask for the tag after the colon; only a name without one means latest.",
@@ -124,6 +147,8 @@ def test_pulls_a_named_tag(program, hub) -> None:
 
 def test_later_layers_win(program, hub) -> None:
     """Applies the layers in order: replaced and deleted files show their final state."""
+    if hub is None:
+        pytest.skip("this check pulls an image only the hub serves")
     repository = "stagescourse/layered"
     one = hub.store.expected_file(repository, "latest", "/data/keep/one").decode()
     expected = one + "keep\nlink-to-keep\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import textwrap
@@ -473,3 +474,44 @@ def test_live_transcript_without_capture(grader: Grader) -> None:
 
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["$ ./your_program.sh run ubuntu:latest * echo *"])
+
+
+NETWORK_PROBE = """#!/bin/sh
+# Records the network namespace it runs in, then runs the command.
+readlink /proc/self/ns/net > network-namespace
+shift 2
+exec "$@"
+"""
+
+
+@pytest.mark.skipif(BACKEND == "none", reason="needs a session container")
+@pytest.mark.parametrize(
+    ("options", "same_network"),
+    [((), False), (("--registry", "docker.io"), True)],
+)
+def test_registry_option_network(
+    grader: Grader, options: tuple[str, ...], same_network: bool
+) -> None:
+    program = grader.path / "your_program.sh"
+    program.write_text(NETWORK_PROBE)
+    program.chmod(0o755)
+
+    result = grader.run("--only-stage", "1", *options)
+
+    result.assert_outcomes(passed=3)
+    if same_network:
+        result.stdout.fnmatch_lines(["stages: registry: the real Docker Hub *"])
+    else:
+        result.stdout.fnmatch_lines(["stages: registry: the hub, *"])
+    inside = (grader.path / "network-namespace").read_text().strip()
+    assert (inside == os.readlink("/proc/self/ns/net")) is same_network
+
+
+def test_invalid_registry_ini(grader: Grader) -> None:
+    grader.install("runtime.sh")
+    grader.pytester.makeini("[pytest]\nstages_registry = quay.io\n")
+
+    result = grader.run("--only-stage", "1")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*stages_registry = 'quay.io'*invalid*docker.io*"])

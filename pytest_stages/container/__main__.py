@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--program-dir", type=Path, default=Path.cwd())
     parser.add_argument("--writable", type=Path, action="append", default=[])
     parser.add_argument("--hub-host", action="append")
+    parser.add_argument("--host-network", action="store_true")
     parser.add_argument(
         "--explorer", help="the explorer binary; built from source when not given"
     )
@@ -49,7 +50,10 @@ def main(argv: list[str] | None = None) -> int:
             program_dir=args.program_dir,
             writable_paths=args.writable,
             explorer=_explorer_or_default(args.explorer),
-            hub_hosts=args.hub_host or list(DOCKER_HUB_HOSTS),
+            hub_hosts=[]
+            if args.host_network
+            else args.hub_host or list(DOCKER_HUB_HOSTS),
+            host_network=args.host_network,
         )
         return backend.run(spec)
     except (NoBackendError, SessionSetupError) as error:

@@ -70,7 +70,8 @@ class ContainerBackend:
         if sys.stdin.isatty():
             argv.append("-t")
 
-        argv += ["--pull", "never", "--network", "none", "--cap-add", "SYS_ADMIN"]
+        network = "host" if spec.host_network else "none"
+        argv += ["--pull", "never", "--network", network, "--cap-add", "SYS_ADMIN"]
         # Setting lo up in the session's own network namespace needs NET_ADMIN.
         argv += ["--cap-add", "NET_ADMIN"]
         argv += ["--security-opt", "seccomp=unconfined"]
@@ -97,6 +98,8 @@ class ContainerBackend:
             argv += ["--writable", path]
         for host in spec.hub_hosts:
             argv += ["--hub-host", host]
+        if spec.host_network:
+            argv += ["--host-network"]
         if self.explorer_in_image is not None:
             argv += ["--explorer", self.explorer_in_image]
         return [*argv, "--", *_container_command(spec.command)]

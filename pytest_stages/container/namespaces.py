@@ -28,13 +28,16 @@ _IFF_UP = 0x1
 _IFREQ = struct.Struct("16sh22x")
 
 
-def unshare_session(user_namespace: bool) -> None:
+def unshare_session(user_namespace: bool, host_network: bool = False) -> None:
     """Move this process into new namespaces; its next child is PID 1 there.
 
     With user_namespace, the new user namespace is made in the same call, so it
-    owns the others and the unprivileged caller may make them.
+    owns the others and the unprivileged caller may make them. With
+    host_network, the session keeps the host's network namespace.
     """
     flags = SESSION_NAMESPACES | (CLONE_NEWUSER if user_namespace else 0)
+    if host_network:
+        flags &= ~CLONE_NEWNET
     unshare(flags)
 
 

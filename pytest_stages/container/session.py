@@ -256,7 +256,12 @@ def _run_leader(child: _Child, host_pid: int, uid: int, gid: int, pid_write: int
         for number in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP):
             signal.signal(number, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_SETMASK, child.original_mask)
-        _step("unshare namespaces", namespaces.unshare_session, child.user_namespace)
+        _step(
+            "unshare namespaces",
+            namespaces.unshare_session,
+            child.user_namespace,
+            child.spec.host_network,
+        )
         if child.user_namespace:
             _step("map the user to root", namespaces.map_user_to_root, uid, gid)
         pid1 = os.fork()
@@ -281,7 +286,8 @@ def _run_pid1(child: _Child):
         for number in _SIGNALS_TO_RESET:
             signal.signal(number, signal.SIG_DFL)
         _build_mounts(child.spec, child.files)
-        _step("bring lo up", namespaces.bring_loopback_up)
+        if not child.spec.host_network:
+            _step("bring lo up", namespaces.bring_loopback_up)
         _step("set the host name", namespaces.set_hostname)
         _step("enter the program folder", os.chdir, child.spec.program_dir)
         command = child.spec.command

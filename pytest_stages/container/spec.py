@@ -32,3 +32,6 @@ class SessionSpec:
     """Host names that resolve to 127.0.0.1 and ::1 inside."""
     env: dict[str, str] = field(default_factory=dict)
     """Environment added to the host's for the inner command."""
+    host_network: bool = False
+    """Keep the host's network instead of one with only loopback; for grading
+    against the real Docker Hub. Pass no hub_hosts with it."""
