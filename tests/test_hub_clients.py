@@ -427,3 +427,35 @@ def test_cncf_registry_rejects_other_signer(store, token_hub, cncf_registry):
     )
 
     assert response.status_code == 401
+
+
+def test_solution_pulls_from_cncf_registry(
+    token_hub, cncf_registry, tmp_path, monkeypatch
+):
+    from solution.registry import pull_image
+
+    target = f"{cncf_registry.address}/course/layered:latest"
+    skopeo(
+        token_hub,
+        "copy",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        hub_reference(token_hub, "stagescourse/layered:latest"),
+        f"docker://{target}",
+    )
+    monkeypatch.setenv("SOLUTION_INSECURE_REGISTRIES", cncf_registry.address)
+    root = tmp_path / "root"
+    root.mkdir()
+
+    pull_image(target, str(root))
+
+    store = token_hub.store
+    one = store.expected_file("stagescourse/layered", "latest", "/data/keep/one")
+    assert (root / "data/keep/one").read_bytes() == one
+    assert sorted(p.name for p in (root / "data").iterdir()) == [
+        "keep",
+        "link-to-keep",
+    ]
+    assert not (root / "data/drop").exists()
+    pulls = [e for e in token_hub.requests_log if e.path == "/token"]
+    assert any("course%2Flayered" in e.query for e in pulls)
