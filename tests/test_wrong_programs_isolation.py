@@ -1,0 +1,193 @@
+"""Stages 4 to 6 reject the wrong programs they exist to catch, with the hint for each.
+
+Each Python program in tests/programs named below imports the reference
+solution, replaces one step of it with a wrong one and runs it. It must fail at
+the stage meant to catch the mistake, with that stage's summary line and the
+hint written for the mistake. Most are graded with ``--only-stage N`` because a
+run costs seconds; one program per stage is graded with ``--stage 6`` to show
+that the stages before it pass and the ones after it are not reached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from conftest import BACKEND, Grader
+
+pytestmark = pytest.mark.skipif(
+    BACKEND == "none",
+    reason="stages 4 to 6 need the root or userns session container",
+)
+
+STAGE_LINES = {
+    1: "stage 1  exec *",
+    2: "stage 2  stdio *",
+    3: "stage 3  exit-codes *",
+    4: "stage 4  chroot *",
+    5: "stage 5  pid-namespace *",
+    6: "stage 6  registry-pull *",
+}
+LAST_STAGE = max(STAGE_LINES)
+
+INDEX_HINT_MISSING = (
+    "stage 6 gives no hint when the layers are read from the index: its "
+    "`manifests` hold no `layers`, nothing is pulled, the hub sees no blob "
+    "request and so no 404, and `/bin/sh: not found in the new root` is all "
+    "the output shows"
+)
+
+
+@dataclass(frozen=True)
+class WrongProgram:
+    """A wrong program and how the grading run must reject it."""
+
+    program: str
+    stage: int
+    summary: str
+    """Pattern of the failed stage's summary text, after ``failed``."""
+    hint: list[str]
+    """Phrases that the hint line written for the mistake must contain."""
+    all_stages: bool = False
+    """Grade stages 1 to 6 instead of the program's stage alone."""
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        if self.all_stages:
+            return ("--stage", str(LAST_STAGE))
+        return ("--only-stage", str(self.stage))
+
+
+HOST_FILES_HINT = [
+    "The command still sees the host's files",
+    "chrooting into a folder that holds the host's files hides nothing",
+]
+HOST_DIRECTORY_SEEN = "The command could see a directory of the host."
+LISTING_WRONG = "`ls /` in alpine did not list the image's top-level entries."
+
+WRONG_PROGRAMS = [
+    WrongProgram(
+        "chroot_into_host_root.py",
+        stage=4,
+        summary=HOST_DIRECTORY_SEEN,
+        hint=HOST_FILES_HINT,
+        all_stages=True,
+    ),
+    WrongProgram(
+        "no_chroot.py",
+        stage=4,
+        summary=HOST_DIRECTORY_SEEN,
+        hint=HOST_FILES_HINT,
+    ),
+    WrongProgram(
+        "chroot_into_empty_root.py",
+        stage=4,
+        # NOTE: the check that catches this mistake reports that the command
+        # saw the host's directory, although the command never started.
+        summary=HOST_DIRECTORY_SEEN,
+        hint=[
+            "The command was not found inside the new root",
+            "copy the command's binary into it, at the same path",
+        ],
+    ),
+    WrongProgram(
+        "command_is_pid_2.py",
+        stage=5,
+        summary="The command is not PID 1 in its own PID namespace.",
+        hint=[
+            "The command is not the first process of its PID namespace",
+            "with no shell or helper process in between",
+        ],
+        all_stages=True,
+    ),
+    WrongProgram(
+        "no_pid_namespace.py",
+        stage=5,
+        summary="The command is not PID 1 in its own PID namespace.",
+        hint=[
+            "runs in the same PID namespace as the host",
+            "unshare(CLONE_NEWPID) and then fork",
+        ],
+    ),
+    WrongProgram(
+        "keeps_whiteouts.py",
+        stage=6,
+        summary="The pulled image does not show its final layer's state.",
+        hint=[
+            "deleted by a whiteout (.wh.drop)",
+            "never extract the .wh. file itself",
+        ],
+        all_stages=True,
+    ),
+    WrongProgram(
+        "omits_library_prefix.py",
+        stage=6,
+        summary=LISTING_WRONG,
+        hint=["Official images live under library/", "/v2/library/alpine/manifests"],
+    ),
+    WrongProgram(
+        "index_entries_as_blobs.py",
+        stage=6,
+        summary=LISTING_WRONG,
+        hint=[
+            "asked for a blob that does not exist",
+            "registry answers with an index",
+        ],
+    ),
+    WrongProgram(
+        "auth_on_redirect.py",
+        stage=6,
+        summary=LISTING_WRONG,
+        hint=[
+            "sent its Authorization header to the blob storage host",
+            "Follow the redirect without that header",
+        ],
+    ),
+    pytest.param(
+        WrongProgram(
+            "index_layers.py",
+            stage=6,
+            summary=LISTING_WRONG,
+            hint=["registry answers with an index", "fetch that manifest"],
+        ),
+        marks=pytest.mark.xfail(strict=True, reason=INDEX_HINT_MISSING),
+        id="index_layers.py",
+    ),
+]
+
+
+def program_id(wrong: WrongProgram | object) -> str | None:
+    return wrong.program if isinstance(wrong, WrongProgram) else None
+
+
+def expected_summary(wrong: WrongProgram) -> list[str]:
+    """Return the stage summary lines, in order, for a run that fails at its stage."""
+    if not wrong.all_stages:
+        lines = [f"{STAGE_LINES[wrong.stage]} failed * {wrong.summary}"]
+        return [*lines, f"Next: fix stage {wrong.stage} (*)*"]
+    lines = []
+    for number, pattern in STAGE_LINES.items():
+        if number < wrong.stage:
+            lines.append(f"{pattern} passed *")
+        elif number == wrong.stage:
+            lines.append(f"{pattern} failed * {wrong.summary}")
+        else:
+            lines.append(f"{pattern} not reached*")
+    return [*lines, f"Next: fix stage {wrong.stage} (*)*"]
+
+
+@pytest.mark.parametrize("wrong", WRONG_PROGRAMS, ids=program_id)
+def test_stage_rejects_wrong_program(grader: Grader, wrong: WrongProgram) -> None:
+    grader.install(wrong.program)
+
+    result = grader.run(*wrong.options, "-q")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert result.parseoutcomes()["failed"] == 1
+    result.stdout.fnmatch_lines(["*= stages =*", *expected_summary(wrong)])
+    stage_lines = [line for line in result.outlines if line.startswith("stage ")]
+    assert len(stage_lines) == (LAST_STAGE if wrong.all_stages else 1)
+    hints = [line for line in result.outlines if line.startswith("Hint:")]
+    assert len(hints) == 1
+    for words in wrong.hint:
+        assert words in hints[0]
