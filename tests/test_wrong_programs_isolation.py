@@ -3,9 +3,10 @@
 Each Python program in tests/programs named below imports the reference
 solution, replaces one step of it with a wrong one and runs it. It must fail at
 the stage meant to catch the mistake, with that stage's summary line and the
-hint written for the mistake. Most are graded with ``--only-stage N`` because a
-run costs seconds; one program per stage is graded with ``--stage 6`` to show
-that the stages before it pass and the ones after it are not reached.
+hint written for the mistake. A grading run takes seconds, so most programs are
+graded with ``--only-stage N``. One program per stage is graded with
+``--stage 6``, which shows that the stages before it pass and the ones after it
+are not reached. The programs import ``solution`` from the project's install.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ STAGE_LINES = {
 LAST_STAGE = max(STAGE_LINES)
 
 INDEX_HINT_MISSING = (
-    "stage 6 gives no hint when the layers are read from the index: its "
-    "`manifests` hold no `layers`, nothing is pulled, the hub sees no blob "
-    "request and so no 404, and `/bin/sh: not found in the new root` is all "
-    "the output shows"
+    "stage 6 gives no hint when the layers are read from the index itself. "
+    "An index lists `manifests`, not `layers`, so nothing is pulled, the hub "
+    "logs no blob request and no 404, and the output shows only "
+    "`/bin/sh: not found in the new root`"
 )
 
 

@@ -2,8 +2,8 @@
 # Mistake: chroots into an empty folder, without copying the command into it.
 """The reference solution with no image pull and no copy of the command.
 
-Without the pull the root stays empty even where the hub answers, as it does
-for a program written for stage 4 alone.
+Without the pull the root stays empty even where the hub serves the image, as
+it does for a program written for stage 4 alone.
 """
 
 import sys

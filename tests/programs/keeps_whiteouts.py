@@ -2,8 +2,8 @@
 # Mistake: extracts whiteout entries (.wh.NAME) as files and deletes nothing.
 """The reference solution with no whiteout handling.
 
-extract_layer recognises whiteouts by WHITEOUT_PREFIX; a prefix that no entry
-starts with makes it treat every .wh. entry as an ordinary file.
+extract_layer recognises whiteouts by WHITEOUT_PREFIX. With a prefix that no
+entry starts with, it extracts every .wh. entry as an ordinary file.
 """
 
 import sys

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# Mistake: asks for official images without library/, as /v2/alpine/... .
+# Mistake: requests official images without library/ (/v2/alpine/..., not /v2/library/alpine/...).
 """The reference solution with `library/` dropped from official image names."""
 
 import dataclasses
