@@ -35,9 +35,9 @@ def start_session_hub(
 
     ``extra_specs`` are the images that stage packs add (the ``IMAGES`` lists
     of their stage modules). The session container maps Docker Hub's host
-    names to 127.0.0.1 and gives this session a CA bundle file of its own; the
-    hub's CA is appended to it, so every client in the session trusts the hub
-    without any change.
+    names to 127.0.0.1 and gives this session a CA bundle file of its own. The
+    hub's CA is appended to that file, so every client in the session trusts
+    the hub without any change.
     """
     session_dir = Path(os.environ.get(SESSION_DIR_VARIABLE) or tempfile.mkdtemp())
     hub_dir = session_dir / "hub"

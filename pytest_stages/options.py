@@ -180,8 +180,8 @@ def _seed(config: pytest.Config) -> int:
 def _program(config: pytest.Config) -> tuple[tuple[str, ...], Path]:
     """Return the program's command line and the folder it runs in.
 
-    A program given on the command line or by default runs in the folder
-    pytest was started in; one from the ini file runs in the ini file's folder.
+    A program from the ini file runs in the ini file's folder. Any other runs
+    in the folder pytest was started in.
     """
     given = config.getoption("program")
     folder = config.invocation_params.dir

@@ -25,7 +25,7 @@ LineCallback = Callable[[str, bytes], None]
 
 @dataclass(frozen=True)
 class RunResult:
-    """What one run of the program did."""
+    """The outcome of one run of the program: its output and how it ended."""
 
     argv: tuple[str, ...]
     stdout: bytes
@@ -116,10 +116,14 @@ class ProgramRunner:
         )
         capture = _Capture(process, self.on_line)
         ended = capture.read_until_exit(started + self.timeout)
+
+        # Whatever the program left running dies now, so the pipes reach end
+        # of file and nothing of this run outlives it.
         leftovers = self._leftovers(process.pid, own_children)
         processes.kill_all(leftovers | {process.pid}, spare={process.pid})
         returncode = process.wait() if ended else None
         capture.drain()
+
         return RunResult(
             argv=argv,
             stdout=bytes(capture.output["stdout"]),
@@ -136,7 +140,7 @@ class ProgramRunner:
         """Run the program with a pseudo-terminal as its stdin, stdout and stderr.
 
         Both streams arrive merged on the terminal, so the result's ``stdout``
-        holds all of it (with the terminal's ``\\r\\n`` line ends) and ``stderr``
+        contains all of it (with the terminal's ``\\r\\n`` line ends) and ``stderr``
         is empty.
         """
         argv = self.argv(image, command)
