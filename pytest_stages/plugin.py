@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import shlex
@@ -13,7 +14,13 @@ import pytest
 
 from pytest_stages import options, session
 from pytest_stages.discovery import LoadedStage
-from pytest_stages.failures import PREFIX, STDERR_PREFIX, CheckFailed, format_run
+from pytest_stages.failures import (
+    PREFIX,
+    STDERR_PREFIX,
+    CheckFailed,
+    Failure,
+    format_run,
+)
 from pytest_stages.report import ReportWriter
 from pytest_stages.runner import ProgramRunner, RunResult
 from pytest_stages.session import GradingState
@@ -126,7 +133,7 @@ class _StagePlugin:
         runs = item.stash.get(runs_key, [])
         failure = None
         if call.excinfo is not None and isinstance(call.excinfo.value, CheckFailed):
-            failure = call.excinfo.value.failure
+            failure = self._with_pull_hint(call.excinfo.value.failure)
             report.longrepr = failure.render()
         if report.failed and runs:
             transcript = "\n\n".join(format_run(run) for run in runs)
@@ -137,6 +144,31 @@ class _StagePlugin:
                 report.user_properties.append(stage_property)
         self.state.record(stage, item, report, failure)
         return report
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> None:
+        # Each check sees only the hub requests made by its own runs.
+        if self.state.hub is not None:
+            self.state.hub.hub.clear_requests_log()
+
+    def _with_pull_hint(self, failure: Failure) -> Failure:
+        """Put first the hint of a pull that went wrong during the check.
+
+        Every stage names an image, so a program that pulls it fails the
+        earliest stage when its pull is broken, where the stage's own hint
+        would point elsewhere.
+        """
+        if self.state.hub is None:
+            return failure
+        from pytest_stages.pullhints import explain_pull
+
+        pull_hint = explain_pull(self.state.hub.hub.requests_log)
+        if pull_hint is None or pull_hint in (failure.hint or ""):
+            return failure
+        hint = f"Your program pulls the image, and the pull went wrong. {pull_hint}"
+        if failure.hint:
+            hint += f" If that is not it: {failure.hint}"
+        return dataclasses.replace(failure, hint=hint)
 
     def pytest_terminal_summary(self, terminalreporter) -> None:  # noqa: ANN001
         terminalreporter.section("stages")

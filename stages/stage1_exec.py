@@ -31,7 +31,11 @@ def _expect_value_printed(result, value: str) -> None:  # noqa: ANN001
             "as its own stdout instead of redirecting it."
         )
     elif result.exit_status == 127 or "not found" in result.stderr_text.lower():
-        hint = "The command was not found. Run it by the path it is given."
+        hint = (
+            "The command was not found. Run it by the path it is given. If your "
+            "program already changes its root (stage 4), copy the command's "
+            "binary into the new root first."
+        )
     hint = exited_early_hint(result) or hint
     fail(
         "The command's output did not appear on stdout.",

@@ -73,6 +73,9 @@ def test_host_directory_is_hidden(program, image, explorer, values) -> None:
     if result.exit_status == 2 and "No such file or directory" in result.stdout_text:
         return
     hint = _diagnose(result)
+    summary = "The command could see a directory of the host."
+    if hint is not None:
+        summary = "The command did not run in the new root."
     if result.exit_status == 0:
         hint = (
             "The command still sees the host's files. Make a new, empty root "
@@ -81,7 +84,7 @@ def test_host_directory_is_hidden(program, image, explorer, values) -> None:
             "files hides nothing."
         )
     fail(
-        "The command could see a directory of the host.",
+        summary,
         result=result,
         expected=f"`ls {folder}` to print 'No such file or directory' and exit 2",
         actual=f"exit status {result.exit_status}; {describe_stdout(result)}",

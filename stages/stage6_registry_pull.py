@@ -1,12 +1,10 @@
 """Stage 6: pull the image from a Docker registry and run the command in it."""
 
-import re
-
 import pytest
 
 from pytest_stages import Stage, fail, load_instructions
 from pytest_stages.checks import describe_stdout, require_finished
-from pytest_stages.hub.tls import STORAGE_HOST, TOKEN_HOST
+from pytest_stages.pullhints import explain_pull
 
 STAGE = Stage(
     number=6,
@@ -18,46 +16,6 @@ STAGE = Stage(
 # Mount points a runtime may create in the new root, as Docker does; they may
 # appear in `ls /` although the image does not hold them.
 RUNTIME_ENTRIES = {"dev", "proc", "sys"}
-_REPOSITORY_PATH = re.compile(r"^/v2/(?P<name>.+)/(manifests|blobs)/")
-
-
-def _protocol_hint(log) -> str | None:  # noqa: ANN001
-    """Explain a pull that went wrong from the requests the hub answered."""
-    for entry in log:
-        if entry.host.split(":")[0] == STORAGE_HOST and entry.authorization:
-            return (
-                "Your program sent its Authorization header to the blob storage "
-                "host it was redirected to, which rejects it (as Docker Hub's "
-                "storage does). Follow the redirect without that header."
-            )
-    names = [m["name"] for e in log if (m := _REPOSITORY_PATH.match(e.path))]
-    if any("/" not in name for name in names):
-        return (
-            "Official images live under library/: ask for "
-            "/v2/library/alpine/manifests/latest, not /v2/alpine/manifests/latest."
-        )
-    token_requests = [e for e in log if e.host.split(":")[0] == TOKEN_HOST]
-    registry_requests = [e for e in log if e.path.startswith("/v2/")]
-    if registry_requests and not token_requests:
-        return (
-            "Your program never asked the token service for a token. Read the "
-            "realm, service and scope from the 401 answer's WWW-Authenticate "
-            "header, get a token there, and send it as 'Authorization: Bearer'."
-        )
-    if token_requests and all("scope=" not in e.query for e in token_requests):
-        return (
-            "Your program asked for a token without a scope, so the token does not "
-            "allow pulling. Ask with scope=repository:library/NAME:pull."
-        )
-    if any("/blobs/" in e.path and e.status == 404 for e in log):
-        return (
-            "Your program asked for a blob that does not exist. For a "
-            "multi-platform tag the registry answers with an index (a manifest "
-            "list): its entries are manifests, one per platform. Pick the entry "
-            "for linux and your architecture, fetch that manifest, and then its "
-            "layers."
-        )
-    return None
 
 
 # The top-level entries of the real alpine image on Docker Hub, for
@@ -92,7 +50,7 @@ def _listing_hint(got: list[str], hub, repository: str, tag: str, log) -> str | 
             "In the index, pick the entry whose platform is linux with your "
             "machine's architecture, and skip entries for unknown/unknown."
         )
-    return _protocol_hint(log)
+    return explain_pull(log)
 
 
 def _expect_listing(program, hub, image: str, repository: str, tag: str) -> None:  # noqa: ANN001
@@ -140,7 +98,7 @@ def test_pulls_a_named_tag(program, hub) -> None:
             result=result,
             expected=f"{path} to read {expected!r}",
             actual=describe_stdout(result),
-            hint=_protocol_hint(log)
+            hint=explain_pull(log)
             or "Ask for the tag after the colon; only a name without one means latest.",
         )
 
@@ -160,7 +118,7 @@ def test_later_layers_win(program, hub) -> None:
     require_finished(result)
     if result.stdout_text != expected:
         got = result.stdout_text.split()
-        hint = _protocol_hint(log)
+        hint = explain_pull(log)
         if ".wh.drop" in got or "drop" in got:
             hint = (
                 "The folder /data/drop was deleted by a whiteout (.wh.drop) in a "
@@ -190,7 +148,7 @@ def test_earlier_stages_hold_in_the_image(program, hub, values) -> None:
             result=status,
             expected=f"exit status {code}",
             actual=f"exit status {status.exit_status}; {describe_stdout(status)}",
-            hint=_protocol_hint(log),
+            hint=explain_pull(log),
         )
     pid, _ = _run_in_image(
         program, hub, "alpine", ["/usr/local/bin/docker-explorer", "mypid"]

@@ -31,13 +31,6 @@ STAGE_LINES = {
 }
 LAST_STAGE = max(STAGE_LINES)
 
-INDEX_HINT_MISSING = (
-    "stage 6 gives no hint when the layers are read from the index itself. "
-    "An index lists `manifests`, not `layers`, so nothing is pulled, the hub "
-    "logs no blob request and no 404, and the output shows only "
-    "`/bin/sh: not found in the new root`"
-)
-
 
 @dataclass(frozen=True)
 class WrongProgram:
@@ -83,9 +76,7 @@ WRONG_PROGRAMS = [
     WrongProgram(
         "chroot_into_empty_root.py",
         stage=4,
-        # NOTE: the check that catches this mistake reports that the command
-        # saw the host's directory, although the command never started.
-        summary=HOST_DIRECTORY_SEEN,
+        summary="The command did not run in the new root.",
         hint=[
             "The command was not found inside the new root",
             "copy the command's binary into it, at the same path",
@@ -144,15 +135,26 @@ WRONG_PROGRAMS = [
             "Follow the redirect without that header",
         ],
     ),
+    WrongProgram(
+        "index_layers.py",
+        stage=6,
+        summary=LISTING_WRONG,
+        hint=[
+            "read an index as if it were an image manifest",
+            "fetch that manifest by its digest",
+        ],
+    ),
+    # A program pulls the image in every stage, so a broken pull fails stage 1,
+    # and the hint there names the pull's mistake.
     pytest.param(
         WrongProgram(
-            "index_layers.py",
-            stage=6,
-            summary=LISTING_WRONG,
-            hint=["registry answers with an index", "fetch that manifest"],
+            "omits_library_prefix.py",
+            stage=1,
+            summary="The command's output did not appear on stdout.",
+            hint=["the pull went wrong", "Official images live under library/"],
+            all_stages=True,
         ),
-        marks=pytest.mark.xfail(strict=True, reason=INDEX_HINT_MISSING),
-        id="index_layers.py",
+        id="omits_library_prefix.py-stage-1",
     ),
 ]
 
