@@ -15,6 +15,7 @@ class RootBackend:
     """Run the session in new mount, network, UTS, IPC and PID namespaces."""
 
     name = "root"
+    user_namespace = False
 
     def __init__(
         self, reason: str, interrupt_timeout: float = DEFAULT_INTERRUPT_TIMEOUT
@@ -27,7 +28,7 @@ class RootBackend:
         return run_session(
             spec,
             self.name,
-            user_namespace=False,
+            user_namespace=self.user_namespace,
             interrupt_timeout=self.interrupt_timeout,
         )
 

@@ -7,9 +7,7 @@ import sys
 from pathlib import Path
 
 from . import namespaces
-from .root import DEFAULT_INTERRUPT_TIMEOUT
-from .session import run_session
-from .spec import SessionSpec
+from .root import RootBackend
 from .syscalls import MS_NODEV, MS_NOSUID, mount
 
 # Kernel switches that turn off unprivileged user namespaces, and the value
@@ -23,25 +21,11 @@ _SYSCTLS = (
 )
 
 
-class UserNamespaceBackend:
+class UserNamespaceBackend(RootBackend):
     """Run the session in a new user namespace where the user is root."""
 
     name = "userns"
-
-    def __init__(
-        self, reason: str, interrupt_timeout: float = DEFAULT_INTERRUPT_TIMEOUT
-    ):
-        self.reason = reason
-        self.interrupt_timeout = interrupt_timeout
-
-    def run(self, spec: SessionSpec) -> int:
-        """Run spec.command in the session container; return its exit status."""
-        return run_session(
-            spec,
-            self.name,
-            user_namespace=True,
-            interrupt_timeout=self.interrupt_timeout,
-        )
+    user_namespace = True
 
 
 def userns_unavailable_reason() -> str | None:
