@@ -236,7 +236,10 @@ def test_starter_fails_stage_1_as_documented(project: tuple[Starter, Path]) -> N
     summary = "The command's output did not appear on stdout."
     assert summary in readme
     assert f"stage 1  exec           failed       {summary}" in result.stdout
-    assert "Hint:     Your program is called as `run IMAGE COMMAND [ARG...]`" in result.stdout
+    assert (
+        "Hint:     Your program is called as `run IMAGE COMMAND [ARG...]`"
+        in result.stdout
+    )
     assert result.returncode == 1
 
 
