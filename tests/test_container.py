@@ -694,3 +694,34 @@ def test_docker_grades_solution(docker_image: tuple[str, dict[str, str]]) -> Non
         )
 
     _assert_graded(result, "docker")
+
+
+def test_python_under_tmp_stays_visible(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the root backend needs root")
+    from pytest_stages.container import RootBackend, SessionSpec
+    from pytest_stages.container.spec import python_environment
+
+    # A folder under /tmp standing in for a virtual environment there: the
+    # fresh /tmp of the session would hide it, unless it is readable_paths.
+    environment = Path(tempfile.mkdtemp(prefix="container-test-env-", dir="/tmp"))
+    script = environment / "inner.py"
+    script.write_text(
+        "import os, sys\n"
+        "print(open(__file__).read().count('inner'))\n"
+        "sys.exit(0 if not os.access(__file__, os.W_OK) else 3)\n"
+    )
+    program_dir = Path(tempfile.mkdtemp(prefix="container-test-", dir="/tmp"))
+    spec = SessionSpec(
+        command=[sys.executable, str(script)],
+        program_dir=program_dir,
+        readable_paths=[*python_environment(), environment],
+    )
+    try:
+        status = RootBackend("test").run(spec)
+    finally:
+        shutil.rmtree(environment)
+        shutil.rmtree(program_dir)
+
+    # 0: the script ran from the hidden folder and could not write to it.
+    assert status == 0

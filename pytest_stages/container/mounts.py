@@ -132,6 +132,18 @@ def bind_writable(source_fd: int, target: str) -> None:
     mount(None, target, None, MS_BIND | MS_REMOUNT | flags)
 
 
+def bind_read_only(source_fd: int, target: str) -> None:
+    """Bind the folder open as source_fd on target, read-only.
+
+    Like bind_writable, for a host folder under a fresh tmpfs that must stay
+    visible but not writable.
+    """
+    os.makedirs(target, exist_ok=True)
+    mount(f"/proc/self/fd/{source_fd}", target, None, MS_BIND | MS_REC)
+    flags = _flags_of(target) | MS_RDONLY
+    mount(None, target, None, MS_BIND | MS_REMOUNT | flags)
+
+
 def _flags_of(path: str) -> int:
     # The last line for a path is the mount on top, the one that path reaches.
     flags = 0

@@ -298,18 +298,24 @@ def _run_pid1(child: _Child):
 
 def _build_mounts(spec: SessionSpec, files: SessionFiles) -> None:
     _step("make mounts private", mounts.make_mounts_private)
-    # Open the writable folders before a fresh /tmp can hide them.
+    # Open the folders to keep before a fresh /tmp can hide them. They are
+    # bound from the outermost in, so an inner folder's mode wins.
     writable = [files.path, Path(spec.program_dir)]
     writable += [Path(p) for p in spec.writable_paths if os.path.isdir(p)]
-    writable = sorted({Path(os.path.realpath(p)) for p in writable}, key=_depth)
+    binds = {Path(os.path.realpath(p)): True for p in writable}
+    for path in _hidden_by_fresh_tmpfs(spec.readable_paths):
+        binds.setdefault(path, False)
     folder_fds = [
-        (_step(f"open {p}", os.open, p, os.O_PATH | os.O_CLOEXEC), str(p))
-        for p in writable
+        (_step(f"open {p}", os.open, p, os.O_PATH | os.O_CLOEXEC), str(p), binds[p])
+        for p in sorted(binds, key=_depth)
     ]
     _step("remount the host's files read-only", mounts.remount_read_only)
     _step("mount a fresh /tmp, /var/tmp and /dev/shm", mounts.mount_fresh_tmpfs)
-    for fd, target in folder_fds:
-        _step(f"bind {target} writable", mounts.bind_writable, fd, target)
+    for fd, target, is_writable in folder_fds:
+        if is_writable:
+            _step(f"bind {target} writable", mounts.bind_writable, fd, target)
+        else:
+            _step(f"bind {target} read-only", mounts.bind_read_only, fd, target)
         os.close(fd)
     _step("replace /etc/hosts", mounts.bind_file, str(files.hosts), "/etc/hosts")
     if files.ca_bundle_target is not None:
@@ -318,6 +324,19 @@ def _build_mounts(spec: SessionSpec, files: SessionFiles) -> None:
     if files.explorer_dir is not None:
         _step("install the explorer", mounts.install_explorer, str(files.explorer_dir))
     _step("mount /proc", mounts.mount_proc)
+
+
+def _hidden_by_fresh_tmpfs(paths: list[Path]) -> list[Path]:
+    """Return the existing folders of paths that lie under a fresh tmpfs folder."""
+    found = []
+    for path in paths:
+        real = os.path.realpath(path)
+        hidden = any(
+            mounts.is_under(real, folder) for folder in mounts.FRESH_TMPFS_DIRS
+        )
+        if hidden and os.path.isdir(real):
+            found.append(Path(real))
+    return found
 
 
 def _depth(path: Path) -> int:

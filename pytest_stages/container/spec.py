@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +34,25 @@ class SessionSpec:
     """Host names that resolve to 127.0.0.1 and ::1 inside."""
     env: dict[str, str] = field(default_factory=dict)
     """Environment added to the host's for the inner command."""
+    readable_paths: list[Path] = field(default_factory=lambda: python_environment())
+    """Host folders that stay visible, read-only, where a fresh /tmp, /var/tmp
+    or /dev/shm would hide them; missing ones are skipped. By default this
+    Python's environment, which the inner pytest runs in."""
     host_network: bool = False
     """Keep the host's network instead of one with only loopback; for grading
     against the real Docker Hub. Pass no hub_hosts with it."""
+
+
+def python_environment() -> list[Path]:
+    """Return the folders this Python needs: its prefixes, its sys.path, and
+    the folder pytest_stages is installed in (a checkout, for an editable
+    install, which sys.path does not name).
+
+    A virtual environment or a checkout under /tmp would otherwise vanish
+    under the session's fresh /tmp.
+    """
+    installed_in = str(Path(__file__).resolve().parents[2])
+    folders = {sys.prefix, sys.base_prefix, sys.exec_prefix, installed_in, *sys.path}
+    return sorted(
+        Path(folder) for folder in folders if folder and os.path.isdir(folder)
+    )
