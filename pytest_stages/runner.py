@@ -7,6 +7,7 @@ import selectors
 import shlex
 import subprocess
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,9 +147,13 @@ class ProgramRunner:
         argv = self.argv(image, command)
         own_children = processes.children_of(os.getpid())
         started = time.monotonic()
-        child = pexpect.spawn(
-            argv[0], list(argv[1:]), cwd=str(self.cwd), env=self.env, timeout=None
-        )
+        with warnings.catch_warnings():
+            # Python 3.12+ warns that forkpty() in a process with threads (the
+            # hub's) may deadlock the child; pexpect's child only calls exec.
+            warnings.filterwarnings("ignore", "This process .* is multi-threaded")
+            child = pexpect.spawn(
+                argv[0], list(argv[1:]), cwd=str(self.cwd), env=self.env, timeout=None
+            )
         output = bytearray()
         ended = True
         while True:

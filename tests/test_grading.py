@@ -39,7 +39,10 @@ TIME_LIMIT = "30"
 RUN_TIMEOUT = "60"
 COMMAND_TIMEOUT = 300  # seconds for one grade or merge command
 SEED = "4242"
-HANG_MARKER = "98765"  # in the sleep arguments of hangs.sh
+# The sleep arguments of hangs.sh start with 98765; install() puts this test
+# process's ID in front, so that another test run on the machine at the same
+# time (CI runs two) never counts as a leftover of this one.
+HANG_MARKER = f"{os.getpid()}98765"
 
 WRONG_PROGRAMS = {
     "wrong_output": "wrong_output.sh",
@@ -75,6 +78,7 @@ def make_class(folder: Path) -> Path:
 
 def install(folder: Path, name: str, text: str, mode: int = 0o755) -> None:
     folder.mkdir(parents=True, exist_ok=True)
+    text = text.replace("sleep 98765", f"sleep {HANG_MARKER}")
     (folder / name).write_text(text, encoding="utf-8")
     (folder / name).chmod(mode)
 

@@ -9,6 +9,7 @@ import logging
 import secrets
 import socket
 import ssl
+import sys
 import threading
 import time
 from http.server import ThreadingHTTPServer
@@ -212,6 +213,12 @@ class _Server(ThreadingHTTPServer):
                 connection.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request, client_address) -> None:
+        error = sys.exc_info()[1]
+        # A client that goes away mid-request, such as a program killed by a
+        # check's timeout, is normal; only other errors deserve a traceback.
+        if isinstance(error, (ConnectionError, ssl.SSLError, TimeoutError)):
+            logger.warning("connection of %s failed: %s", client_address[0], error)
+            return
         logger.exception("error while serving %s", client_address[0])
 
 
