@@ -725,3 +725,73 @@ def test_python_under_tmp_stays_visible(tmp_path: Path) -> None:
 
     # 0: the script ran from the hidden folder and could not write to it.
     assert status == 0
+
+
+# The wrong programs of stages 4 and 5 on every backend: each backend must
+# give the program the powers it asks for, so that the stage, not the
+# backend, is what rejects it.
+ISOLATION_MISTAKES = [
+    ("no_chroot.py", 4, "chroot"),
+    ("chroot_into_host_root.py", 4, "chroot"),
+    ("chroot_into_empty_root.py", 4, "chroot"),
+    ("no_pid_namespace.py", 5, "pid-namespace"),
+    ("command_is_pid_2.py", 5, "pid-namespace"),
+]
+
+
+def _backend_command(
+    backend: str, request: pytest.FixtureRequest, folder: Path
+) -> tuple[list[str], dict[str, str]]:
+    """Return the interpreter command and environment that grade with backend."""
+    if backend == "root":
+        return [sys.executable], dict(os.environ)
+    if backend == "userns":
+        user = request.getfixturevalue("test_user")
+        site = request.getfixturevalue("user_site_packages")
+        require_tool("setpriv")
+        shutil.chown(folder, user, user)
+        env = dict(
+            os.environ,
+            PYTHONPATH=str(site),
+            HOME=f"/home/{user}",
+            USER=user,
+            PATH=f"{Path(SYSTEM_PYTHON).parent}:/usr/sbin:/sbin:/bin",
+        )
+        setpriv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"]
+        return [*setpriv, SYSTEM_PYTHON], env
+    image, docker_env = request.getfixturevalue("docker_image")
+    return [sys.executable], dict(docker_env, PYTEST_STAGES_IMAGE=image)
+
+
+@pytest.mark.parametrize("backend", ["root", "userns", "docker"])
+@pytest.mark.parametrize(("program", "stage", "slug"), ISOLATION_MISTAKES)
+def test_backend_rejects_isolation_mistake(
+    request: pytest.FixtureRequest, backend: str, program: str, stage: int, slug: str
+) -> None:
+    if backend == "root" and os.geteuid() != 0:
+        pytest.skip("the root backend needs root")
+    with _owned_folder("/tmp", None) as folder:
+        command, env = _backend_command(backend, request, folder)
+        target = folder / "your_program.sh"
+        shutil.copyfile(REPO / "tests" / "programs" / program, target)
+        target.chmod(0o755)
+        # The wrong programs import the reference solution.
+        shutil.copytree(REPO / "solution", folder / "solution")
+        subprocess.run(["chmod", "-R", "a+rX", str(folder)], check=True)
+        grading = ["-m", "pytest", "--only-stage", str(stage), "-p", "no:cacheprovider"]
+        grading += ["--stages-seed", "7", "--stages-backend", backend]
+
+        result = subprocess.run(
+            [*command, *grading],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+
+    output = pytest.LineMatcher(result.stdout.splitlines())
+    assert result.returncode == pytest.ExitCode.TESTS_FAILED, result.stdout[-3000:]
+    output.fnmatch_lines([f"stages: session container: {backend} *"])
+    output.fnmatch_lines([f"stage {stage}  {slug} * failed *"])
