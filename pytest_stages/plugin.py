@@ -79,7 +79,7 @@ class _StagePlugin:
         return self.state.header_lines()
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        # The hub answers under Docker Hub's names, which only the session
+        # The hub serves Docker Hub's host names, which only the session
         # container maps to this machine, so without a container there is none.
         if self.state.backend == "none" or self.state.settings.registry != "hub":
             return
@@ -147,7 +147,7 @@ class _StagePlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> None:
-        # Each check sees only the hub requests made by its own runs.
+        # A check's failure is explained by the hub requests of its own runs only.
         if self.state.hub is not None:
             self.state.hub.hub.clear_requests_log()
 
@@ -211,7 +211,7 @@ def program(
 
 @pytest.fixture
 def explorer(stages_state: GradingState) -> str:
-    """The path of the explorer as the program sees it, to pass as the command."""
+    """The path of the explorer inside the program's filesystem, to pass as the command."""
     return stages_state.explorer_path
 
 

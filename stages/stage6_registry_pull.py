@@ -26,7 +26,7 @@ DOCKER_HUB_ALPINE_TOP_LEVEL = sorted(
 
 
 def _run_in_image(program, hub, image: str, command: list[str]):  # noqa: ANN001, ANN202
-    """Run the program; return its result and the requests the hub answered."""
+    """Run the program; return its result and the requests the hub logged meanwhile."""
     if hub is None:  # --registry docker.io
         return program.run(image, command), []
     hub.hub.clear_requests_log()

@@ -617,7 +617,7 @@ def test_terminal_ctrl_c_delivered_once(runner: SessionRunner):
 
 
 # Grading the reference solution end to end, once per backend: the whole
-# pytest session moves into the session container, the hub answers inside, and
+# pytest session moves into the session container, the hub serves the images inside, and
 # every stage passes.
 
 GRADED_SUMMARY = [
