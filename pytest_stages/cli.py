@@ -178,7 +178,10 @@ def instructions_text(
     available = ", ".join(sorted(texts)) or "none"
     note = (
         f"pytest-stages: {label} has no instructions in '{language}' or English "
-        f"(languages: {available}). Its stage module sets no instructions."
+        f"(languages: {available}), because no instructions file was found next "
+        f"to {item.path}. Reinstall the package that provides it ({item.source}); "
+        "the course's own instructions are also in the repository's "
+        "stages/instructions folder."
     )
     return None, note
 

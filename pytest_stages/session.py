@@ -24,7 +24,7 @@ EXPLORER_INSIDE = "/usr/local/bin/docker-explorer"
 INNER_PYTEST = (
     sys.executable,
     "-c",
-    "import sys; del sys.path[0]; import pytest; sys.exit(pytest.console_main())",
+    "import sys; del sys.path[0]; import pytest; sys.exit(pytest.main())",
 )
 
 

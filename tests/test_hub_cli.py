@@ -34,13 +34,18 @@ def served(tmp_path):
             stdout=stream,
             stderr=subprocess.STDOUT,
             cwd=REPOSITORY,
-            env=os.environ | {"PYTHONPATH": str(REPOSITORY)},
+            # Its work folder goes under tmp_path, so nothing stays in /tmp.
+            env=os.environ | {"PYTHONPATH": str(REPOSITORY), "TMPDIR": str(tmp_path)},
         )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/token")
         yield f"http://127.0.0.1:{port}", output, process
     finally:
-        if process.poll() is None:
+        # SIGTERM lets the command remove its work folder; SIGKILL would not.
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
 

@@ -36,7 +36,7 @@ INTERRUPT_GRACE = 5.0
 # `python3 -m pytest` would put the student's folder first on sys.path, where
 # a file named pytest.py or a folder named _pytest would replace pytest itself.
 _BOOTSTRAP = (
-    "import sys; del sys.path[0]; import pytest; sys.exit(pytest.console_main())"
+    "import sys; del sys.path[0]; import pytest; sys.exit(pytest.main())"
 )
 _RUNNING: set[subprocess.Popen] = set()
 """The pytest runs under way, for ending them when the grading is interrupted."""
