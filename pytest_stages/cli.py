@@ -31,7 +31,7 @@ DELEGATED = {
 }
 DELEGATED_HELP = {
     "grade": "grade a class's programs and write a report (see `pytest-stages grade --help`)",
-    "merge": "merge the JSON reports of several grading runs into one",
+    "merge": "join the grade tables of several shards into one",
     "hub": "serve the embedded Docker Hub on 127.0.0.1 for trying it by hand",
 }
 
