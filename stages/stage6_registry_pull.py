@@ -43,14 +43,21 @@ def _listing_hint(got: list[str], hub, repository: str, tag: str, log) -> str | 
         )
     if hub is None:
         return None
-    other = hub.store.expected_top_level(repository, tag, "linux/arm64")
-    if got == other and got != hub.store.expected_top_level(repository, tag):
-        return (
-            "Your program unpacked the image for the wrong platform (arm64). "
-            "In the index, pick the entry whose platform is linux with your "
-            "machine's architecture, and skip entries for unknown/unknown."
-        )
+    right = hub.store.expected_top_level(repository, tag)
+    for platform in hub.store.tag(repository, tag).platforms:
+        other = hub.store.expected_top_level(repository, tag, platform)
+        if other != right and _image_entries(got, other) == other:
+            return (
+                f"Your program unpacked the image for the wrong platform ({platform}). "
+                "In the index, pick the entry whose platform is linux with your "
+                "machine's architecture, and skip entries for unknown/unknown."
+            )
     return explain_pull(log)
+
+
+def _image_entries(listed: list[str], expected: list[str]) -> list[str]:
+    """Return the listed entries without the mount points a runtime may add."""
+    return [name for name in listed if name not in RUNTIME_ENTRIES - set(expected)]
 
 
 def _expect_listing(program, hub, image: str, repository: str, tag: str) -> None:  # noqa: ANN001
@@ -61,9 +68,7 @@ def _expect_listing(program, hub, image: str, repository: str, tag: str) -> None
     else:
         expected = hub.store.expected_top_level(repository, tag)
     got = result.stdout_text.split()
-    if [
-        name for name in got if name not in RUNTIME_ENTRIES - set(expected)
-    ] != expected:
+    if _image_entries(got, expected) != expected:
         fail(
             f"`ls /` in {image} did not list the image's top-level entries.",
             result=result,

@@ -144,6 +144,12 @@ WRONG_PROGRAMS = [
             "fetch that manifest by its digest",
         ],
     ),
+    WrongProgram(
+        "picks_other_platform.py",
+        stage=6,
+        summary=LISTING_WRONG,
+        hint=["unpacked the image for the wrong platform", "skip entries for unknown"],
+    ),
     # A program pulls the image in every stage, so a broken pull fails stage 1,
     # and the hint there names the pull's mistake.
     pytest.param(
