@@ -35,9 +35,7 @@ INTERRUPT_GRACE = 5.0
 
 # `python3 -m pytest` would put the student's folder first on sys.path, where
 # a file named pytest.py or a folder named _pytest would replace pytest itself.
-_BOOTSTRAP = (
-    "import sys; del sys.path[0]; import pytest; sys.exit(pytest.main())"
-)
+_BOOTSTRAP = "import sys; del sys.path[0]; import pytest; sys.exit(pytest.main())"
 _RUNNING: set[subprocess.Popen] = set()
 """The pytest runs under way, for ending them when the grading is interrupted."""
 # Exit statuses of pytest that mean it graded the program: all checks passed,
