@@ -8,66 +8,51 @@ mistake, with that stage's summary line and the hint written for the mistake.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 from conftest import Grader
-
-STAGE_LINES = {
-    1: "stage 1  exec *",
-    2: "stage 2  stdio *",
-    3: "stage 3  exit-codes *",
-}
-
-
-@dataclass(frozen=True)
-class WrongProgram:
-    """A wrong program and how the grading run must reject it."""
-
-    program: str
-    stage: int
-    summary: str
-    """Pattern of the failed stage's summary text, after ``failed``."""
-    hint: list[str]
-    """Phrases that the hint line written for the mistake must contain."""
-    options: tuple[str, ...] = ()
-
+from wrong_programs import WrongProgram, assert_rejected
 
 WRONG_PROGRAMS = [
     WrongProgram(
         "prints_something_else.sh",
         stage=1,
+        through=3,
         summary="The command's output did not appear on stdout.",
         hint=["called as `run IMAGE COMMAND [ARG...]`", "run COMMAND"],
     ),
     WrongProgram(
         "joins_arguments.sh",
         stage=1,
+        through=3,
         summary="The command did not get its arguments as they were given.",
         hint=["Pass the arguments as a list", "never join them into one string"],
     ),
     WrongProgram(
         "hangs.sh",
         stage=1,
+        through=3,
         summary="Your program did not finish.",
         hint=["wait for something that never happens", "--stages-timeout"],
-        options=("--stages-timeout", "2"),
+        extra_options=("--stages-timeout", "2"),
     ),
     WrongProgram(
         "merges_stderr.sh",
         stage=2,
+        through=3,
         summary="The command's stderr appeared on stdout.",
         hint=["stderr was merged into stdout", "no 2>&1"],
     ),
     WrongProgram(
         "debug_line_on_stdout.sh",
         stage=2,
+        through=3,
         summary="stdout is not exactly the command's output.",
         hint=["prints lines of its own on stdout", "debug output to stderr"],
     ),
     WrongProgram(
         "exits_early.sh",
         stage=2,
+        through=3,
         # The long output may or may not outlast the program's pause; the
         # late output always does.
         summary="*output*",
@@ -79,36 +64,26 @@ WRONG_PROGRAMS = [
     WrongProgram(
         "always_exits_0.sh",
         stage=3,
+        through=3,
         summary="Your program exited with 0, not the command's exit code *.",
         hint=["Your program always exits 0", "exit with the same number"],
     ),
     WrongProgram(
         "exits_1_on_failure.sh",
         stage=3,
+        through=3,
         summary="Your program exited with 1, not the command's exit code *.",
         hint=["exits 1 whenever the command fails", "command's own exit code"],
     ),
     WrongProgram(
         "negative_returncode.py",
         stage=3,
+        through=3,
         summary="The command was killed by signal 11 (SIGSEGV), but your program "
         "exited with 245.",
         hint=["a shell reports it as 128+N", "negative return code Python gives"],
     ),
 ]
-
-
-def expected_summary(wrong: WrongProgram) -> list[str]:
-    """Return the stage summary lines, in order, for a run that fails at its stage."""
-    lines = []
-    for number, pattern in STAGE_LINES.items():
-        if number < wrong.stage:
-            lines.append(f"{pattern} passed *")
-        elif number == wrong.stage:
-            lines.append(f"{pattern} failed * {wrong.summary}")
-        else:
-            lines.append(f"{pattern} not reached*")
-    return [*lines, f"Next: fix stage {wrong.stage} (*)*"]
 
 
 @pytest.mark.parametrize(
@@ -117,15 +92,9 @@ def expected_summary(wrong: WrongProgram) -> list[str]:
 def test_stage_rejects_wrong_program(grader: Grader, wrong: WrongProgram) -> None:
     grader.install(wrong.program)
 
-    result = grader.run("--stage", "3", "-q", *wrong.options)
+    result = grader.run(*wrong.options, "-q")
 
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
-    assert result.parseoutcomes()["failed"] == 1
-    result.stdout.fnmatch_lines(["*= stages =*", *expected_summary(wrong)])
-    hints = [line for line in result.outlines if line.startswith("Hint:")]
-    assert len(hints) == 1
-    for words in wrong.hint:
-        assert words in hints[0]
+    assert_rejected(result, wrong)
 
 
 def test_reference_solution_passes(grader: Grader) -> None:

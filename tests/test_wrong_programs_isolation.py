@@ -11,46 +11,14 @@ are not reached. The programs import ``solution`` from the project's install.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 from conftest import BACKEND, Grader
+from wrong_programs import WrongProgram, assert_rejected
 
 pytestmark = pytest.mark.skipif(
     BACKEND == "none",
     reason="stages 4 to 6 need the root or userns session container",
 )
-
-STAGE_LINES = {
-    1: "stage 1  exec *",
-    2: "stage 2  stdio *",
-    3: "stage 3  exit-codes *",
-    4: "stage 4  chroot *",
-    5: "stage 5  pid-namespace *",
-    6: "stage 6  registry-pull *",
-}
-LAST_STAGE = max(STAGE_LINES)
-
-
-@dataclass(frozen=True)
-class WrongProgram:
-    """A wrong program and how the grading run must reject it."""
-
-    program: str
-    stage: int
-    summary: str
-    """Pattern of the failed stage's summary text, after ``failed``."""
-    hint: list[str]
-    """Phrases that the hint line written for the mistake must contain."""
-    all_stages: bool = False
-    """Grade stages 1 to 6 instead of the program's stage alone."""
-
-    @property
-    def options(self) -> tuple[str, ...]:
-        if self.all_stages:
-            return ("--stage", str(LAST_STAGE))
-        return ("--only-stage", str(self.stage))
-
 
 HOST_FILES_HINT = [
     "The command still sees the host's files",
@@ -65,7 +33,7 @@ WRONG_PROGRAMS = [
         stage=4,
         summary=HOST_DIRECTORY_SEEN,
         hint=HOST_FILES_HINT,
-        all_stages=True,
+        through=6,
     ),
     WrongProgram(
         "no_chroot.py",
@@ -90,7 +58,7 @@ WRONG_PROGRAMS = [
             "The command is not the first process of its PID namespace",
             "with no shell or helper process in between",
         ],
-        all_stages=True,
+        through=6,
     ),
     WrongProgram(
         "no_pid_namespace.py",
@@ -109,7 +77,7 @@ WRONG_PROGRAMS = [
             "deleted by a whiteout (.wh.drop)",
             "never extract the .wh. file itself",
         ],
-        all_stages=True,
+        through=6,
     ),
     WrongProgram(
         "omits_library_prefix.py",
@@ -158,7 +126,7 @@ WRONG_PROGRAMS = [
             stage=1,
             summary="The command's output did not appear on stdout.",
             hint=["the pull went wrong", "Official images live under library/"],
-            all_stages=True,
+            through=6,
         ),
         id="omits_library_prefix.py-stage-1",
     ),
@@ -169,34 +137,10 @@ def program_id(wrong: WrongProgram | object) -> str | None:
     return wrong.program if isinstance(wrong, WrongProgram) else None
 
 
-def expected_summary(wrong: WrongProgram) -> list[str]:
-    """Return the stage summary lines, in order, for a run that fails at its stage."""
-    if not wrong.all_stages:
-        lines = [f"{STAGE_LINES[wrong.stage]} failed * {wrong.summary}"]
-        return [*lines, f"Next: fix stage {wrong.stage} (*)*"]
-    lines = []
-    for number, pattern in STAGE_LINES.items():
-        if number < wrong.stage:
-            lines.append(f"{pattern} passed *")
-        elif number == wrong.stage:
-            lines.append(f"{pattern} failed * {wrong.summary}")
-        else:
-            lines.append(f"{pattern} not reached*")
-    return [*lines, f"Next: fix stage {wrong.stage} (*)*"]
-
-
 @pytest.mark.parametrize("wrong", WRONG_PROGRAMS, ids=program_id)
 def test_stage_rejects_wrong_program(grader: Grader, wrong: WrongProgram) -> None:
     grader.install(wrong.program)
 
     result = grader.run(*wrong.options, "-q")
 
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
-    assert result.parseoutcomes()["failed"] == 1
-    result.stdout.fnmatch_lines(["*= stages =*", *expected_summary(wrong)])
-    stage_lines = [line for line in result.outlines if line.startswith("stage ")]
-    assert len(stage_lines) == (LAST_STAGE if wrong.all_stages else 1)
-    hints = [line for line in result.outlines if line.startswith("Hint:")]
-    assert len(hints) == 1
-    for words in wrong.hint:
-        assert words in hints[0]
+    assert_rejected(result, wrong)
