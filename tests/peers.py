@@ -55,6 +55,16 @@ def require_tool(name: str) -> str:
     pytest.skip(message)
 
 
+def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:
+    """Stop a server with SIGTERM, so it can clean up, and SIGKILL it after timeout."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as probe:
@@ -129,12 +139,7 @@ def running_cncf_registry(hub: Hub, workdir: Path) -> Iterator[CncfRegistry]:
         wait_for_http(f"http://{address}/v2/")
         yield CncfRegistry(f"http://{address}", address, process, log)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=10)
 
 
 @dataclass
@@ -198,12 +203,7 @@ def running_docker_engine(workdir: Path) -> Iterator[DockerEngine]:
         _wait_for_engine(engine)
         yield engine
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=30)
 
 
 def _wait_for_engine(engine: DockerEngine) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from peers import free_port, require_tool, wait_for_http
+from peers import free_port, require_tool, stop_process, wait_for_http
 
 from pytest_stages.hub import Fault
 from pytest_stages.hub.faults import parse_fault
@@ -42,12 +42,7 @@ def served(tmp_path):
         yield f"http://127.0.0.1:{port}", output, process
     finally:
         # SIGTERM lets the command remove its work folder; SIGKILL would not.
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def test_serve_prints_usage(served):
