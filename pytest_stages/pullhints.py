@@ -1,4 +1,4 @@
-"""Explain a failed image pull from the requests the hub answered."""
+"""Explain a failed image pull from the requests the hub logged."""
 
 from __future__ import annotations
 

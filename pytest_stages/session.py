@@ -128,7 +128,7 @@ def prepare_inside(config: pytest.Config) -> GradingState:
 
 @dataclass
 class StageOutcome:
-    """How one stage went: its checks' results and the first failure."""
+    """The outcome of one stage: its checks' results and the first failure."""
 
     stage: Stage
     passed: int = 0

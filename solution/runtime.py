@@ -196,7 +196,7 @@ def run_intermediate(root: str, command_line: list[str], parent: int) -> int:
 
 
 def run_child(body) -> None:
-    """Run BODY in a forked child and exit with its code, whatever happens.
+    """Run BODY in a forked child and exit with its code, or 1 when BODY raises.
 
     A child that returned into the parent's code would run the parent's
     cleanup too, and remove the root folder while the command still uses it.

@@ -73,7 +73,7 @@ def free_port() -> int:
 
 
 def wait_for_http(url: str, timeout: float = STARTUP_TIMEOUT, **options) -> None:
-    """Poll `url` until it answers any HTTP status, or raise TimeoutError."""
+    """Poll `url` until it responds with any HTTP status, or raise TimeoutError."""
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -727,9 +727,9 @@ def test_python_under_tmp_stays_visible(tmp_path: Path) -> None:
     assert status == 0
 
 
-# The wrong programs of stages 4 and 5 on every backend: each backend must
-# give the program the powers it asks for, so that the stage, not the
-# backend, is what rejects it.
+# The wrong programs of stages 4 and 5 on every backend. Each backend must
+# grant the powers the stages need, so that the stage, not the backend,
+# rejects the program.
 ISOLATION_MISTAKES = [
     ("no_chroot.py", 4, "chroot"),
     ("chroot_into_host_root.py", 4, "chroot"),

@@ -30,7 +30,7 @@ TIMEOUT = 120  # seconds for one client command
 
 @pytest.fixture(scope="module")
 def explorer() -> Path:
-    """The binary placed in images as the explorer; busybox-static stands in for it."""
+    """The binary placed in images as the explorer; busybox-static takes its place."""
     return Path(require_tool("busybox")).resolve()
 
 

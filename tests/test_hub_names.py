@@ -1,4 +1,4 @@
-"""The hub under Docker Hub's own host names, as the session container sees it."""
+"""The hub under Docker Hub's own host names, as inside the session container."""
 
 from __future__ import annotations
 

@@ -173,6 +173,7 @@ class _Run:
 def _run_pytest(
     settings: GradeSettings, student: str, program: str, inifile: str
 ) -> Row:
+    """Grade one student's folder in a pytest run of its own; return its row."""
     log_path = (settings.out / "logs" / f"{student}.log").resolve()
     report_path = (settings.out / "reports" / student / "report.json").resolve()
     # The session container makes the report's folder writable and hides the
@@ -182,6 +183,7 @@ def _run_pytest(
     temporary = run_folder / "tmp"
     temporary.mkdir(parents=True)
     (run_folder / "pytest.ini").write_text(inifile, encoding="utf-8")
+
     run = _Run(student, log_path, report_path)
     argv = [
         sys.executable,
@@ -199,6 +201,7 @@ def _run_pytest(
         "no:cacheprovider",
         *settings.pytest_args,
     ]
+
     try:
         _execute(settings, run, argv, temporary)
     finally:

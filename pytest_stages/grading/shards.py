@@ -35,7 +35,7 @@ def parse_shard(text: str) -> Shard:
 def select_shard(names: list[str], shard: Shard) -> list[str]:
     """Return the names that belong to ``shard``, round-robin over the sorted names.
 
-    The split depends only on the set of names, so every machine that sees
+    The split depends only on the set of names, so every machine with
     the same folders picks the same subset, and the shards together cover
     every name exactly once.
     """

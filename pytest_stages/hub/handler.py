@@ -59,8 +59,8 @@ class RequestHandler(BaseHTTPRequestHandler):
     server_version = "pytest-stages-hub"
     # Seconds an idle keep-alive connection may hold a thread.
     timeout = 60
-    # A request line that fails to parse is answered by http.server's
-    # send_error before _serve runs; such answers are logged, not recorded.
+    # A request line that fails to parse gets its error response from
+    # http.server's send_error before _serve runs, so it is logged, not recorded.
     recorded = True
 
     def do_GET(self) -> None:

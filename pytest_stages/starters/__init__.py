@@ -16,7 +16,7 @@ SKIPPED = ("__pycache__",)
 
 
 class StarterError(Exception):
-    """The starter could not be created; the message says why and what to do."""
+    """The starter could not be created; the message gives the reason and the fix."""
 
 
 def create(language: str, directory: str | os.PathLike[str]) -> Path:
