@@ -119,6 +119,7 @@ def prepare_inside(config: pytest.Config) -> GradingState:
     return GradingState(
         settings=settings,
         selected=selected,
+        stages=stages,
         explorer_path=explorer,
         backend=backend,
         backend_reason=reason,
@@ -160,6 +161,8 @@ class GradingState:
     backend: str
     backend_reason: str
     live: bool
+    stages: list[discovery.LoadedStage] = field(default_factory=list)
+    """Every stage of the course, selected or not, for the next-step line."""
     outcomes: dict[int, StageOutcome] = field(default_factory=dict)
     failed_stage: Stage | None = None
     hub: Any = None
@@ -255,32 +258,27 @@ class GradingState:
             return (
                 f"Next: fix {failed.label}. Its instructions: "
                 f"pytest-stages instructions {failed.number}"
-                f"{_instructions_file(failed)}"
+                f"{self._instructions_file(failed)}"
             )
         highest = self.selected[-1].stage.number
-        later = [
-            item.stage
-            for item in discovery.discover_stages()
-            if item.stage.number > highest
-        ]
+        later = [item for item in self.stages if item.stage.number > highest]
         if not later:
             return "Every stage of the course passed."
-        upcoming = later[0]
+        upcoming = later[0].stage
         return (
             f"Next: {upcoming.label}, {upcoming.title}. Read its instructions with "
             f"`pytest-stages instructions {upcoming.number}`"
-            f"{_instructions_file(upcoming)}, then run "
+            f"{self._instructions_file(upcoming)}, then run "
             f"`pytest --stage {upcoming.number}`."
         )
 
-
-def _instructions_file(stage: Stage) -> str:
-    """Return `` (also in PATH)`` for the stage's English instructions file, if any."""
-    for item in discovery.discover_stages():
-        path = item.path.parent / "instructions" / f"{stage.slug}.en.md"
-        if item.stage.number == stage.number and path.is_file():
-            return f" (also in {path})"
-    return ""
+    def _instructions_file(self, stage: Stage) -> str:
+        """Return `` (also in PATH)`` for the stage's English instructions file, if any."""
+        for item in self.stages:
+            path = item.path.parent / "instructions" / f"{stage.slug}.en.md"
+            if item.stage.number == stage.number and path.is_file():
+                return f" (also in {path})"
+        return ""
 
 
 def _check_title(item: pytest.Item) -> str:
